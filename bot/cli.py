@@ -1,0 +1,75 @@
+"""`dealer-assistant`: run the assistant, train the model, migrate the database."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from crm_bridge.settings import Settings
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.launcher import run
+
+    return run(settings, host=args.host)
+
+
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.model import ensure_model
+
+    path, trained = ensure_model(settings, force=args.force)
+    print(f"{'trained' if trained else 'up to date'}: {path}")
+    return 0
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_bridge import migrate
+
+    url = settings.effective_database_url
+    if args.db_command == "upgrade":
+        migrate.upgrade(url, args.revision)
+    elif args.db_command == "downgrade":
+        migrate.downgrade(url, args.revision)
+    else:
+        migrate.current(url)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dealer-assistant", description="Dealer Assistant: the dealership's chat assistant."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="prepare and start Rasa, actions and gateway")
+    run.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    run.set_defaults(handler=_run)
+
+    train = commands.add_parser("train", help="train the Rasa model unless the cache has it")
+    train.add_argument("--force", action="store_true", help="train even if cached")
+    train.set_defaults(handler=_train)
+
+    db = commands.add_parser("db", help="database migrations")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="migrate to the newest revision")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = db_commands.add_parser("downgrade", help="migrate back to a revision")
+    downgrade.add_argument("revision")
+    db_commands.add_parser("current", help="show the current revision")
+    db.set_defaults(handler=_db)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    result: int = args.handler(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
