@@ -69,7 +69,7 @@ pytest: setup
 	@echo "==> model"
 	@$(APP_VENV)/bin/dealer-assistant train
 	@echo "==> pytest (Rasa environment: nlu/ components)"
-	@$(RASA_VENV)/bin/python -m pytest -p no:cacheprovider tests/nlu
+	@$(RASA_VENV)/bin/python -m pytest -c tests/nlu/pytest.ini tests/nlu
 	@echo "==> pytest (app environment)"
 	@$(APP_VENV)/bin/python -m pytest --ignore=tests/nlu
 

@@ -1,1 +1,4 @@
-"""Custom actions served by rasa_sdk. Thin: they translate between the conversation and crm_bridge."""
+"""Custom actions served by rasa_sdk.
+
+Thin: they translate between the conversation and crm_bridge.
+"""

@@ -16,7 +16,7 @@ from actions.language import detect_language
 from crm_bridge import conversations
 
 
-class ValidateSlotMappings(ValidationAction):  # type: ignore[misc]
+class ValidateSlotMappings(ValidationAction):
     """Global slot extraction (``action_validate_slot_mappings``) plus conversation bookkeeping."""
 
     def __init__(self, services: Services) -> None:
@@ -28,8 +28,16 @@ class ValidateSlotMappings(ValidationAction):  # type: ignore[misc]
     async def extract_language(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """The language of the latest message; unchanged when the message does not tell."""
-        detected = detect_language(tracker.latest_message.get("text") or "")
+        """The language of the latest message; unchanged when the message does not tell.
+
+        A payload such as "/greet" (a button, the web widget's first message) carries no words;
+        the client may say which language to use in the message metadata instead.
+        """
+        text: str = tracker.latest_message.get("text") or ""
+        if text.startswith("/"):
+            hint = (tracker.latest_message.get("metadata") or {}).get("language")
+            return {"language": hint} if hint in ("zh", "en") else {}
+        detected = detect_language(text)
         return {"language": detected} if detected else {}
 
     async def validate_language(

@@ -8,14 +8,38 @@ from typing import Literal
 Language = Literal["zh", "en"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z0-9]*|[A-Za-z]")
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 # Latin tokens that Chinese speakers use as freely as English speakers: model codes, brand words,
 # units and acknowledgements. They alone never switch the conversation to English.
 _NEUTRAL = {
-    "ok", "okay", "audi", "etron", "e-tron", "gt", "rs", "suv", "ev", "phev", "mpv", "vip",
-    "w", "k", "km", "kw", "l", "s", "q", "a", "quattro", "sportback", "app", "wifi", "id",
+    "ok",
+    "okay",
+    "audi",
+    "etron",
+    "e-tron",
+    "gt",
+    "rs",
+    "suv",
+    "ev",
+    "phev",
+    "mpv",
+    "vip",
+    "km",
+    "kw",
+    "quattro",
+    "sportback",
+    "app",
+    "wifi",
+    "id",
+    "tfsi",
+    "tdi",
+    "tfsi-e",
+    "s-line",
+    "sline",
+    "cc",
+    "vs",
+    "pk",
 }
-_MODEL_CODE = re.compile(r"^[a-z]{0,3}\d+[a-z]{0,3}$")
 
 
 def detect_language(text: str) -> Language | None:
@@ -26,9 +50,10 @@ def detect_language(text: str) -> Language | None:
     """
     if _CJK.search(text):
         return "zh"
-    for word in _WORD.findall(text):
-        lowered = word.lower()
-        if lowered in _NEUTRAL or _MODEL_CODE.match(lowered):
+    for token in _TOKEN.findall(text):
+        lowered = token.lower().strip("'-")
+        # Tokens with digits are model codes, prices or phone numbers ("Q5L", "30w", "45TFSI").
+        if len(lowered) < 2 or any(c.isdigit() for c in lowered) or lowered in _NEUTRAL:
             continue
         return "en"
     return None

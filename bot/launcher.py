@@ -64,15 +64,24 @@ def services(settings: Settings, model: Path, host: str = "127.0.0.1") -> list[S
         Service(
             "rasa",
             [
-                str(paths.RASA_BIN), "run",
-                "--enable-api", "--auth-token", token,
-                "--model", str(model),
-                "--endpoints", str(endpoints),
-                "--credentials", str(paths.CREDENTIALS),
-                "--interface", host,
-                "--port", str(settings.rasa_port),
-                "--cors", "*",
-            ],  # fmt: skip
+                str(paths.RASA_BIN),
+                "run",
+                "--enable-api",
+                "--auth-token",
+                token,
+                "--model",
+                str(model),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(paths.CREDENTIALS),
+                "--interface",
+                host,
+                "--port",
+                str(settings.rasa_port),
+                "--cors",
+                "*",
+            ],
             f"http://127.0.0.1:{settings.rasa_port}/",
             rasa_process_env(rasa_environment(settings)),
         ),
@@ -91,8 +100,10 @@ def services(settings: Settings, model: Path, host: str = "127.0.0.1") -> list[S
 
 async def _pump(service: Service, stream: asyncio.StreamReader, width: int) -> None:
     colour = COLOURS.get(service.name, "0")
-    prefix = f"\x1b[{colour}m{service.name:>{width}} |\x1b[0m " if sys.stdout.isatty() else (
-        f"{service.name:>{width}} | "
+    prefix = (
+        f"\x1b[{colour}m{service.name:>{width}} |\x1b[0m "
+        if sys.stdout.isatty()
+        else (f"{service.name:>{width}} | ")
     )
     while line := await stream.readline():
         sys.stdout.write(prefix + line.decode("utf-8", "replace").rstrip() + "\n")
@@ -205,7 +216,8 @@ def run(settings: Settings, host: str = "127.0.0.1") -> int:
         say(f"ready in {time.monotonic() - started:.1f} s")
         print(
             f"\n  web chat     http://{shown}:{settings.gateway_port}/\n"
-            f"  Rasa API     http://{shown}:{settings.rasa_port}/  (token in var/rasa_token or RASA_TOKEN)\n"
+            f"  Rasa API     http://{shown}:{settings.rasa_port}/"
+            "  (token: RASA_TOKEN or var/rasa_token)\n"
             f"  REST channel http://{shown}:{settings.rasa_port}/webhooks/rest/webhook\n"
             f"  actions      http://{shown}:{settings.actions_port}/health\n"
             "\n  Ctrl-C stops everything.\n",

@@ -16,9 +16,14 @@ from crm_bridge.settings import PROJECT_ROOT, Settings
 
 
 def training_inputs(root: Path = PROJECT_ROOT) -> Iterator[Path]:
-    """Files that change the model: config, domain, training data, the nlu/ components, Rasa pins."""
+    """Files that change the model: config, domain, training data, nlu/ components, Rasa pins."""
     yield root / "config.yml"
-    for folder, pattern in (("domain", "*.yml"), ("nlu", "*.yml"), ("nlu", "*.py"), ("nlu", "*.txt")):
+    for folder, pattern in (
+        ("domain", "*.yml"),
+        ("nlu", "*.yml"),
+        ("nlu", "*.py"),
+        ("nlu", "*.txt"),
+    ):
         for path in sorted((root / folder).rglob(pattern)):
             if "__pycache__" not in path.parts and "tests" not in path.relative_to(root).parts:
                 yield path
@@ -40,7 +45,7 @@ def model_path(settings: Settings, root: Path = PROJECT_ROOT) -> Path:
 
 
 def rasa_process_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for Rasa subprocesses: the checkout importable (nlu/), telemetry off, TF quiet."""
+    """Environment for Rasa processes: the checkout importable (nlu/), telemetry off, TF quiet."""
     env = dict(os.environ)
     env.update(
         PYTHONPATH=str(PROJECT_ROOT),

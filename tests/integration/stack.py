@@ -1,0 +1,122 @@
+"""Start the real Rasa server (trained model) and the real action server as subprocesses."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.launcher import services
+from bot.model import ensure_model
+from crm_bridge import migrate
+from crm_bridge.settings import PROJECT_ROOT, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process build the same Settings."""
+    values = {
+        "VAR_DIR": str(settings.var_dir),
+        "DATABASE_URL": settings.effective_database_url,
+        "TRACKER_STORE_URL": settings.effective_tracker_store_url,
+        "RASA_PORT": str(settings.rasa_port),
+        "ACTIONS_PORT": str(settings.actions_port),
+        "GATEWAY_PORT": str(settings.gateway_port),
+        "DEALER_NAME": settings.dealer_name,
+        "DEALER_NAME_EN": settings.dealer_name_en,
+        "DEALER_TIMEZONE": settings.dealer_timezone,
+        "MODEL_CACHE_DIR": str(settings.model_cache_dir),
+        "REDIS_URL": settings.redis_url or "",
+        "RABBITMQ_URL": settings.rabbitmq_url or "",
+    }
+    return {key: value for key, value in values.items() if value}
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    token: str
+    logs: Path
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa_port}"
+
+    def say(self, sender: str, text: str, **extra: Any) -> list[dict[str, Any]]:
+        response = httpx.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text, **extra},
+            timeout=60,
+        )
+        response.raise_for_status()
+        replies: list[dict[str, Any]] = response.json()
+        return replies
+
+    def texts(self, sender: str, text: str) -> list[str]:
+        return [reply.get("text", "") for reply in self.say(sender, text)]
+
+    def log_tail(self, lines: int = 60) -> str:
+        out = []
+        for path in sorted(self.logs.glob("*.log")):
+            out.append(f"--- {path.name}")
+            out += path.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join(out)
+
+
+@contextmanager
+def running_stack(settings: Settings, timeout: float = 240) -> Iterator[Stack]:
+    migrate.upgrade(settings.effective_database_url)
+    model, _ = ensure_model(settings)
+    specs = [s for s in services(settings, model) if s.name in ("rasa", "actions")]
+    logs = settings.var_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "RASA_"))}
+    base_env.update(settings_env(settings))
+    processes: list[subprocess.Popen[bytes]] = []
+    stack = Stack(settings, settings.effective_rasa_token(), logs)
+    try:
+        for spec in specs:
+            env = {**base_env, **{k: v for k, v in spec.env.items() if k.startswith("DA_")}}
+            if spec.env:  # Rasa: its own PYTHONPATH and quiet TF, plus the DA_* variables
+                env.update({k: spec.env[k] for k in ("PYTHONPATH", "RASA_TELEMETRY_ENABLED")})
+            log = (logs / f"{spec.name}.log").open("wb")
+            processes.append(
+                subprocess.Popen(
+                    spec.argv, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
+        deadline = time.monotonic() + timeout
+        for spec in specs:
+            while True:
+                if any(p.poll() is not None for p in processes):
+                    raise RuntimeError("a server exited during start-up:\n" + stack.log_tail())
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{spec.name} did not come up:\n" + stack.log_tail())
+                with suppress(httpx.HTTPError):
+                    if httpx.get(spec.ready_url, timeout=2).status_code == 200:
+                        break
+                time.sleep(0.5)
+        yield stack
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

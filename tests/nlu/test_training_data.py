@@ -1,0 +1,50 @@
+"""Runs in the Rasa environment: the training data and domain are valid, as `rasa data validate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rasa.shared.importers.importer import TrainingDataImporter
+from rasa.validator import Validator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    importer = TrainingDataImporter.load_from_config(
+        config_path=str(ROOT / "config.yml"),
+        domain_path=str(ROOT / "domain"),
+        training_data_paths=[str(ROOT / "nlu" / "data")],
+    )
+    return Validator.from_importer(importer)
+
+
+def test_domain_is_valid(validator: Validator) -> None:
+    assert validator.verify_domain_validity()
+    assert validator.verify_slot_mappings()
+    assert validator.verify_form_slots()
+
+
+def test_intents_and_examples(validator: Validator) -> None:
+    assert validator.verify_intents(ignore_warnings=False)
+    assert validator.verify_intents_in_stories(ignore_warnings=False)
+    assert validator.verify_example_repetition_in_intents(ignore_warnings=False)
+
+
+def test_stories_and_rules_agree(validator: Validator) -> None:
+    assert validator.verify_story_structure(ignore_warnings=False, max_history=5)
+    assert validator.verify_utterances_in_stories(ignore_warnings=False)
+    assert validator.verify_actions_in_stories_rules()
+    assert validator.verify_forms_in_stories_rules()
+
+
+def test_every_response_speaks_both_languages(validator: Validator) -> None:
+    for name, variations in validator.domain.responses.items():
+        english = [v for v in variations if v.get("condition")]
+        default = [v for v in variations if not v.get("condition")]
+        assert english, f"{name} has no English variation"
+        assert default, f"{name} has no Chinese default"
+        for variation in english:
+            assert variation["condition"] == [{"type": "slot", "name": "language", "value": "en"}]

@@ -1,0 +1,92 @@
+"""The process supervisor, with real child processes."""
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+
+from bot.launcher import Service, supervise
+
+SERVER = """
+import http.server, sys, time
+delay = float(sys.argv[2])
+time.sleep(delay)
+print("serving", flush=True)
+handler = http.server.SimpleHTTPRequestHandler
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server(name: str, tmp_path: Path, delay: float = 0.0) -> Service:
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    port = free_port()
+    return Service(
+        name, [sys.executable, str(script), str(port), str(delay)], f"http://127.0.0.1:{port}/"
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_ready_then_clean_stop(tmp_path: Path) -> None:
+    specs = [server("one", tmp_path), server("two", tmp_path, delay=1.0)]
+    stop = asyncio.Event()
+    became_ready: list[bool] = []
+
+    def on_ready() -> None:
+        became_ready.append(True)
+        stop.set()
+
+    code = await asyncio.wait_for(supervise(specs, on_ready, stop), 60)
+    assert code == 0
+    assert became_ready == [True]
+    for spec in specs:
+        assert spec.process is not None
+        assert spec.process.returncode is not None
+        assert not alive(spec.process.pid)
+
+
+async def test_one_process_dying_stops_everything(tmp_path: Path) -> None:
+    survivor = server("survivor", tmp_path)
+    exits = "import time; time.sleep(2); raise SystemExit(3)"
+    dies = Service("dies", [sys.executable, "-c", exits], "http://127.0.0.1:9/")
+    code = await asyncio.wait_for(supervise([survivor, dies], lambda: None), 60)
+    assert code == 1
+    assert survivor.process is not None
+    assert not alive(survivor.process.pid)
+
+
+async def test_dying_after_ready_stops_everything(tmp_path: Path) -> None:
+    victim = server("victim", tmp_path)
+    other = server("other", tmp_path)
+
+    def on_ready() -> None:
+        assert victim.process is not None
+        victim.process.kill()
+
+    code = await asyncio.wait_for(supervise([victim, other], on_ready), 60)
+    assert code == 1
+    assert other.process is not None
+    assert not alive(other.process.pid)
+
+
+async def test_log_lines_are_prefixed(tmp_path: Path, capfd: object) -> None:
+    spec = server("named", tmp_path)
+    stop = asyncio.Event()
+    await asyncio.wait_for(supervise([spec], stop.set, stop), 60)
+    out, _ = capfd.readouterr()  # type: ignore[attr-defined]
+    assert "named | serving" in out
