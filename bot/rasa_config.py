@@ -39,7 +39,11 @@ def render_endpoints(settings: Settings, base: Path = paths.ENDPOINTS) -> dict[s
 
 def rasa_environment(settings: Settings) -> dict[str, str]:
     """Variables that the generated endpoints refer to."""
-    env = {"DA_TRACKER_STORE_URL": _rasa_sqlalchemy_url(settings.effective_tracker_store_url)}
+    env = {
+        "DA_TRACKER_STORE_URL": _rasa_sqlalchemy_url(settings.effective_tracker_store_url),
+        # nlu/ components read it (times are normalized in the dealer's zone).
+        "DEALER_TIMEZONE": settings.dealer_timezone,
+    }
     if settings.redis_url:
         env["DA_REDIS_PASSWORD"] = _url_part(settings.redis_url, "password") or ""
     if settings.rabbitmq_url:

@@ -78,10 +78,14 @@ class Stack:
 
 
 @contextmanager
-def running_stack(settings: Settings, timeout: float = 240) -> Iterator[Stack]:
+def running_stack(
+    settings: Settings, timeout: float = 240, with_gateway: bool = False
+) -> Iterator[Stack]:
+    """Rasa and the action server (and the gateway if asked), started as `make run` starts them."""
     migrate.upgrade(settings.effective_database_url)
     model, _ = ensure_model(settings)
-    specs = [s for s in services(settings, model) if s.name in ("rasa", "actions")]
+    wanted = {"rasa", "actions"} | ({"gateway"} if with_gateway else set())
+    specs = [s for s in services(settings, model) if s.name in wanted]
     logs = settings.var_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "RASA_"))}

@@ -48,3 +48,23 @@ def test_every_response_speaks_both_languages(validator: Validator) -> None:
         assert default, f"{name} has no Chinese default"
         for variation in english:
             assert variation["condition"] == [{"type": "slot", "name": "language", "value": "en"}]
+
+
+def test_rasa_data_validate_is_clean() -> None:
+    """The exact command: warnings count as failures."""
+    import os
+    import subprocess
+    import sys
+
+    rasa = Path(sys.executable).parent / "rasa"
+    result = subprocess.run(
+        [str(rasa), "data", "validate", "--domain", "domain", "--data", "nlu/data",
+         "--config", "config.yml", "--fail-on-warnings"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -1,0 +1,159 @@
+"""Fills each extracted entity's ``value`` with its normalized form (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from nlu import values
+
+logger = logging.getLogger(__name__)
+
+# Kept with the text as value when they cannot be normalized, so the conversation can say what is
+# wrong ("that phone number looks incomplete", "there is no 30 February"); other types are dropped.
+KEEP_UNNORMALIZED = {"phone", "time", "person_name"}
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class EntityNormalizer(GraphComponent, EntityExtractorMixin):
+    """car_model -> catalog code, budget -> int CNY, phone -> E.164, time -> ISO 8601, ..."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"timezone": None}  # None: DEALER_TIMEZONE, else Asia/Shanghai
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        return ["cn2an", "phonenumbers", "jionlp", "parsedatetime", "text_to_num"]
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        zone = config.get("timezone") or os.environ.get("DEALER_TIMEZONE") or "Asia/Shanghai"
+        self.timezone = ZoneInfo(zone)
+        # The first JioNLP parse builds its tables (~0.2 s): do it now, not on a customer's turn.
+        values.parse_time("明天上午十点", datetime.now(self.timezone))
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> EntityNormalizer:
+        return cls(config)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data  # annotations are spans; values are only computed at run time
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        now = datetime.now(self.timezone)
+        for message in messages:
+            entities = message.get(ENTITIES) or []
+            message.set(
+                ENTITIES,
+                normalize_entities(message.get(TEXT) or "", entities, now, self.name),
+                add_to_output=True,
+            )
+        return messages
+
+    @property
+    def name(self) -> str:
+        return self.__class__.__name__
+
+
+# Values that run over several tokens: when the extractor splits one ("1月" + "18日",
+# "150 1234" + "5678", "30-" + "40w"), adjacent pieces of the same type are one entity.
+CONTIGUOUS = {"time", "phone", "budget", "rating", "purchase_timeline", "person_name"}
+_JOINERS = {
+    "phone": " -",
+    "time": " ",
+    "budget": " -~到至",
+    "rating": " /",
+    "purchase_timeline": " ",
+}
+
+
+def merge_fragments(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Join adjacent entities of one contiguous type separated only by spaces or joiners."""
+    ordered = sorted(entities, key=lambda e: e.get("start", -1))
+    merged: list[dict[str, Any]] = []
+    for entity in ordered:
+        previous = merged[-1] if merged else None
+        if (
+            previous is not None
+            and "start" in entity
+            and "end" in previous
+            and previous["entity"] == entity["entity"]
+            and entity["entity"] in CONTIGUOUS
+            and previous["end"] <= entity["start"]
+            and all(
+                c in _JOINERS.get(entity["entity"], "")
+                for c in text[previous["end"] : entity["start"]]
+            )
+        ):
+            confidences = [e.get("confidence_entity") for e in (previous, entity)]
+            merged[-1] = {
+                **previous,
+                "end": entity["end"],
+                "value": text[previous["start"] : entity["end"]],
+                "confidence_entity": min((c for c in confidences if c is not None), default=None),
+            }
+        else:
+            merged.append(entity)
+    return merged
+
+
+def normalize_entities(
+    text: str, entities: list[dict[str, Any]], now: datetime, processor: str = "EntityNormalizer"
+) -> list[dict[str, Any]]:
+    """Normalized copies of ``entities``; split and overlapping ones of one type are merged."""
+    result: list[dict[str, Any]] = []
+    for entity in merge_fragments(text, entities):
+        span = text[entity["start"] : entity["end"]] if "start" in entity else str(entity["value"])
+        try:
+            value = values.normalize(entity["entity"], span, now)
+        except Exception:  # a normalizer bug must not lose the customer's message
+            logger.exception("could not normalize %s %r", entity["entity"], span)
+            value = None
+        if value is None and entity["entity"] not in KEEP_UNNORMALIZED:
+            continue
+        normalized = {**entity, "value": span if value is None else value}
+        if value is None:
+            normalized["normalized"] = False
+        if value is not None and value != entity.get("value"):
+            normalized["processors"] = [*entity.get("processors", []), processor]
+        result.append(normalized)
+    return _without_overlaps(result)
+
+
+def _without_overlaps(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def rank(entity: dict[str, Any]) -> tuple[bool, int, float]:
+        length = entity.get("end", 0) - entity.get("start", 0)
+        normalized = entity.get("normalized", True)
+        return (normalized, length, float(entity.get("confidence_entity") or 0.0))
+
+    kept: list[dict[str, Any]] = []
+    for entity in sorted(entities, key=rank, reverse=True):
+        clash = any(
+            other["entity"] == entity["entity"]
+            and "start" in other
+            and "start" in entity
+            and other["start"] < entity["end"]
+            and entity["start"] < other["end"]
+            for other in kept
+        )
+        if not clash:
+            kept.append(entity)
+    return sorted(kept, key=lambda e: (e.get("start", 0), e["entity"]))
