@@ -35,7 +35,7 @@ class ValidateSlotMappings(ValidationAction):
         """
         text: str = tracker.latest_message.get("text") or ""
         if text.startswith("/"):
-            hint = (tracker.latest_message.get("metadata") or {}).get("language")
+            hint = _message_metadata(tracker).get("language")
             return {"language": hint} if hint in ("zh", "en") else {}
         detected = detect_language(text)
         return {"language": detected} if detected else {}
@@ -54,9 +54,7 @@ class ValidateSlotMappings(ValidationAction):
             (e["value"] for e in events if e.get("event") == "slot" and e["name"] == "language"),
             tracker.get_slot("language"),
         )
-        channel = channel_of(
-            tracker.get_latest_input_channel(), tracker.latest_message.get("metadata")
-        )
+        channel = channel_of(tracker.get_latest_input_channel(), _message_metadata(tracker))
         at = _message_time(tracker) or self.services.clock()
         await self.services.in_transaction(
             lambda session: conversations.record_message(
@@ -64,6 +62,18 @@ class ValidateSlotMappings(ValidationAction):
             )
         )
         return events
+
+
+def _message_metadata(tracker: Tracker) -> dict[str, Any]:
+    """What the channel sent along with the latest message (the web widget's customData).
+
+    Rasa keeps it on the user event; the parse result of a payload such as "/greet" drops it.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata") or tracker.latest_message.get("metadata")
+            return metadata if isinstance(metadata, dict) else {}
+    return {}
 
 
 def _message_time(tracker: Tracker) -> datetime | None:

@@ -25,6 +25,18 @@ from crm_bridge.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+# The page loads nothing from other sites (the widget bundle would fetch a web font); it talks to
+# the Rasa server on another port, so connections may go to any host the page was reached by.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' data:; connect-src 'self' http: https: ws: wss:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
 
 def render_page(settings: Settings) -> str:
     """The chat page; every configured value is escaped for where it lands (HTML text or JS)."""
@@ -64,7 +76,7 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
 
     async def index(request: Request) -> Response:
         """The page with the chat widget."""
-        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
 
     async def healthz(request: Request) -> Response:
         """Liveness: the gateway answers and its scheduler runs."""

@@ -191,3 +191,90 @@ def test_production_services_are_really_used(stack: Stack) -> None:
     assert REDIS_URL
     clients = redis.Redis.from_url(REDIS_URL).client_list()
     assert any(int(client.get("db", -1)) == REDIS_DB for client in clients)
+
+
+def parse(stack: Stack, text: str) -> dict[str, object]:
+    response = httpx.post(
+        f"{stack.rasa_url}/model/parse?token={stack.token}", json={"text": text}, timeout=30
+    )
+    response.raise_for_status()
+    result: dict[str, object] = response.json()
+    return result
+
+
+def entity_values(result: dict[str, object]) -> dict[str, object]:
+    entities = result["entities"]
+    assert isinstance(entities, list)
+    return {e["entity"]: e["value"] for e in entities}
+
+
+def test_parse_returns_normalized_entities(stack: Stack) -> None:
+    result = parse(stack, "我叫张伟，电话138 0013 8000，想看奥迪Q5，预算三十万左右")
+    assert entity_values(result) == {
+        "person_name": "张伟",
+        "phone": "+8613800138000",
+        "car_model": "Q5L",
+        "budget": 300000,
+    }
+
+
+def test_parse_understands_code_switching_and_english(stack: Stack) -> None:
+    mixed = parse(stack, "想book一个test drive, 试试Q7")
+    assert mixed["intent"]["name"] == "request_test_drive"  # type: ignore[index]
+    assert entity_values(mixed) == {"car_model": "Q7"}
+    english = parse(stack, "how much is the a6 these days")
+    assert english["intent"]["name"] == "ask_price"  # type: ignore[index]
+    assert entity_values(english) == {"car_model": "A6L"}
+
+
+def test_parse_times_are_iso_in_the_dealer_zone(stack: Stack) -> None:
+    result = parse(stack, "明天下午三点可以去试驾吗")
+    value = entity_values(result)["time"]
+    assert isinstance(value, str)
+    moment = datetime.fromisoformat(value)
+    assert moment.utcoffset() == timedelta(hours=8)
+    assert (moment.hour, moment.minute) == (15, 0)
+
+
+UNCLEAR = {
+    "en": ["hmm well you know the thing", "so what about it then", "and the other one?",
+           "maybe, depends", "what about that blue thing", "that one from before"],
+    "zh": ["呃呃呃 嗯哼 那个啥来着", "就那个嘛", "然后呢", "你懂的", "这个那个", "哎 怎么说呢"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_unclear_messages_get_a_rephrase_request_with_buttons(stack: Stack, language: str) -> None:
+    # Whatever the model is unsure about (nlu_fallback in /model/parse) must be answered with a
+    # request to rephrase and the main options as buttons, in the customer's language.
+    def intent(message: str) -> object:
+        return parse(stack, message)["intent"]["name"]  # type: ignore[index]
+
+    unclear = [message for message in UNCLEAR[language] if intent(message) == "nlu_fallback"]
+    assert unclear, f"none of {UNCLEAR[language]} is low-confidence for the model"
+    for message in unclear:
+        [reply] = stack.say(sender(), message)
+        if language == "en":
+            assert "another way" in reply["text"]
+            assert [b["title"] for b in reply["buttons"]] == [
+                "Our models", "Book a test drive", "Talk to a sales consultant",
+            ]  # fmt: skip
+        else:
+            assert "换个说法" in reply["text"]
+            assert [b["title"] for b in reply["buttons"]] == [
+                "看看车型",
+                "预约试驾",
+                "联系销售顾问",
+            ]
+        assert [b["payload"] for b in reply["buttons"]] == [
+            "/ask_models", "/request_test_drive", "/request_human",
+        ]  # fmt: skip
+
+
+def test_out_of_scope_gets_a_polite_redirect(stack: Stack) -> None:
+    [reply] = stack.texts(sender(), "今天天气怎么样")
+    assert reply.startswith("抱歉")
+    assert "试驾" in reply
+    [reply_en] = stack.texts(sender(), "can you tell me a joke")
+    assert reply_en.startswith("Sorry")
+    assert "test drive" in reply_en

@@ -40,7 +40,7 @@ def tracker(
             "text": text,
             "intent": {"name": "greet", "confidence": 0.99},
             "entities": [],
-            "metadata": metadata or {},
+            "metadata": {},  # Rasa drops it from the parse data of payloads like "/greet"
         }
         events.append(
             {

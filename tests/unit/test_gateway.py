@@ -29,6 +29,9 @@ def test_page_serves_the_local_widget(engine: Engine, tmp_path: Path) -> None:
         assert "cdn" not in page.text.lower()
         assert '"rasaPort": 6005' in page.text
         assert settings.dealer_name in page.text
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'self'" in csp
+        assert "style-src 'self' 'unsafe-inline'" in csp
         widget = client.get("/static/webchat/index.js")
         assert widget.status_code == 200
         assert widget.content == paths.WEBCHAT_JS.read_bytes()
