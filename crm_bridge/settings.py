@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     def effective_tracker_store_url(self) -> str:
         return self.tracker_store_url or f"sqlite:///{self.var_dir / 'tracker.db'}"
 
+    @property
+    def dealer_data_path(self) -> Path:
+        return self.dealer_data or PROJECT_ROOT / "crm_bridge" / "data" / "demo_dealer.yml"
+
     def effective_rasa_token(self) -> str:
         """The Rasa HTTP API token: the configured one, else one generated once into ``var/``."""
         if self.rasa_token:

@@ -16,6 +16,8 @@ def test_embedded_defaults_live_under_var(tmp_path: Path) -> None:
     assert settings.timezone.key == "Asia/Shanghai"
     assert settings.redis_url is None
     assert settings.rabbitmq_url is None
+    assert settings.dealer_data_path.name == "demo_dealer.yml"
+    assert settings.dealer_data_path.exists()
 
 
 def test_environment_and_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

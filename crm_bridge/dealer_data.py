@@ -1,0 +1,191 @@
+"""The dealership data file (DEALER_DATA): dealer, catalog, promotions, financing, consultants.
+
+Parsed and validated with pydantic, so a dealership replacing the demo file gets a clear message
+for a wrong field instead of a wrong answer to a customer.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CATALOG_CODES = (
+    "A3", "A4L", "A6L", "A7L", "A8L", "Q2L", "Q3", "Q4 e-tron", "Q5L", "Q5 e-tron",
+    "Q6", "Q7", "Q8", "e-tron GT",
+)  # fmt: skip
+DEMO_FILE = Path(__file__).resolve().parent / "data" / "demo_dealer.yml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _e164(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, "CN")
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"not a phone number: {value!r}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"not a valid phone number: {value!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class Hours(_Strict):
+    opens: time
+    closes: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Hours:
+        if self.opens >= self.closes:
+            raise ValueError(f"opening {self.opens} is not before closing {self.closes}")
+        return self
+
+
+def _hours(value: object) -> object:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return {"opens": value[0], "closes": value[1]}
+    return value
+
+
+class Dealer(_Strict):
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    address: str
+    address_en: str
+    phone: str
+    timezone: str = "Asia/Shanghai"
+    opening_hours: dict[Weekday, Hours]
+    holidays: list[date] = []
+    test_drive_slot_minutes: int = Field(default=60, ge=15, le=240)
+    parking: str = ""
+    transport: str = ""
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return _e164(value)
+
+    @field_validator("opening_hours", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {day: _hours(hours) for day, hours in value.items()}
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class CatalogModel(_Strict):
+    code: str
+    name: str
+    body_type: Literal["suv", "sedan", "hatchback", "coupe", "wagon", "convertible"]
+    powertrain: Literal["ev", "phev", "ice"]
+    seats: int = Field(ge=2, le=9)
+    price_min_cny: Decimal = Field(gt=0)
+    price_max_cny: Decimal = Field(gt=0)
+    consumption_l_100km: Decimal | None = None
+    range_km: int | None = Field(default=None, gt=0)
+    demo_cars: int = Field(default=0, ge=0)
+    highlights: str = ""
+
+    @field_validator("code")
+    @classmethod
+    def _known_code(cls, value: str) -> str:
+        if value not in CATALOG_CODES:
+            raise ValueError(f"{value!r} is not a catalog code ({', '.join(CATALOG_CODES)})")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CatalogModel:
+        if self.price_min_cny > self.price_max_cny:
+            raise ValueError(f"{self.code}: price_min_cny is above price_max_cny")
+        if self.powertrain == "ev" and self.range_km is None:
+            raise ValueError(f"{self.code}: an electric model needs range_km")
+        return self
+
+
+class Promotion(_Strict):
+    title: str
+    title_en: str
+    models: list[str] = []
+    valid_from: date
+    valid_until: date
+
+    @model_validator(mode="after")
+    def _dates(self) -> Promotion:
+        if self.valid_from > self.valid_until:
+            raise ValueError(f"promotion {self.title!r} ends before it starts")
+        return self
+
+
+class Financing(_Strict):
+    min_down_payment_pct: int = Field(ge=0, le=100)
+    terms_months: list[int]
+    lease_available: bool = False
+    notes: str = ""
+
+
+class TradeIn(_Strict):
+    notes: str = ""
+
+
+class Consultant(_Strict):
+    name: str = Field(min_length=1)
+    phone: str
+    working_hours: Hours
+    working_days: list[Weekday]
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str) -> str:
+        return _e164(value)
+
+    @field_validator("working_hours", mode="before")
+    @classmethod
+    def _pair(cls, value: object) -> object:
+        return _hours(value)
+
+
+class DealerData(_Strict):
+    version: Literal[1]
+    prices_illustrative: bool = True
+    dealer: Dealer
+    catalog: list[CatalogModel] = Field(min_length=1)
+    promotions: list[Promotion] = []
+    financing: Financing
+    trade_in: TradeIn = TradeIn()
+    consultants: list[Consultant] = []
+
+    @model_validator(mode="after")
+    def _references(self) -> DealerData:
+        codes = [model.code for model in self.catalog]
+        if len(codes) != len(set(codes)):
+            raise ValueError("a catalog code appears twice")
+        for promotion in self.promotions:
+            unknown = set(promotion.models) - set(codes)
+            if unknown:
+                raise ValueError(f"promotion {promotion.title!r} names unknown models {unknown}")
+        return self
+
+
+def load_dealer_data(path: Path | None = None) -> DealerData:
+    """The dealership data at ``path`` (default: the demo file), validated."""
+    source = path or DEMO_FILE
+    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    return DealerData.model_validate(raw)
