@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from crm_bridge.settings import Settings
 
@@ -35,6 +36,29 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _data(args: argparse.Namespace, settings: Settings) -> int:
+    from pydantic import ValidationError
+
+    from crm_bridge.catalog import load_dealer_data_into
+    from crm_bridge.db import build_engine, build_session_factory, transaction
+    from crm_bridge.dealer_data import load_dealer_data
+
+    path = args.file or settings.dealer_data_path
+    try:
+        data = load_dealer_data(path)
+    except (OSError, ValidationError) as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        return 2
+    engine = build_engine(settings.effective_database_url)
+    try:
+        with transaction(build_session_factory(engine)) as session:
+            load_dealer_data_into(session, data)
+    finally:
+        engine.dispose()
+    print(f"loaded {path}: {len(data.catalog)} models, {len(data.consultants)} consultants")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dealer-assistant", description="Dealer Assistant: the dealership's chat assistant."
@@ -57,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     downgrade.add_argument("revision")
     db_commands.add_parser("current", help="show the current revision")
     db.set_defaults(handler=_db)
+
+    data = commands.add_parser("data", help="the dealership data file (DEALER_DATA)")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    load = data_commands.add_parser("load", help="validate the file and load it into the database")
+    load.add_argument("--file", type=Path, help="default: DEALER_DATA or the demo file")
+    data.set_defaults(handler=_data)
     return parser
 
 

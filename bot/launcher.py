@@ -22,6 +22,9 @@ from bot import paths
 from bot.model import ensure_model, rasa_process_env
 from bot.rasa_config import rasa_environment, write_endpoints
 from crm_bridge import migrate
+from crm_bridge.catalog import load_dealer_data_into
+from crm_bridge.db import build_engine, build_session_factory, transaction
+from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.settings import PROJECT_ROOT, Settings
 
 COLOURS = {"rasa": "35", "actions": "36", "gateway": "33"}
@@ -38,6 +41,15 @@ class Service:
     process: asyncio.subprocess.Process | None = None
 
 
+def load_data(settings: Settings) -> None:
+    engine = build_engine(settings.effective_database_url)
+    try:
+        with transaction(build_session_factory(engine)) as session:
+            load_dealer_data_into(session, load_dealer_data(settings.dealer_data_path))
+    finally:
+        engine.dispose()
+
+
 def say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
@@ -46,6 +58,8 @@ def prepare(settings: Settings) -> Path:
     """Migrations, model and endpoints; returns the model path."""
     say(f"database: applying migrations ({_safe_url(settings.effective_database_url)})")
     migrate.upgrade(settings.effective_database_url)
+    say(f"dealership data: loading {settings.dealer_data_path}")
+    load_data(settings)
     say("model: checking the cache")
     started = time.monotonic()
     model, trained = ensure_model(settings)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 
 from crm_bridge.db import build_engine
 from crm_bridge.models import Base
 from crm_bridge.settings import Settings
+from crm_bridge.types import UTCDateTime
 
 config = context.config
 # Tables owned by other components (APScheduler's job store creates its own).
@@ -21,6 +22,13 @@ def include_object(
     return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Revisions use plain SQLAlchemy types, never the application's own."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url") or Settings().effective_database_url
     engine = build_engine(url)
@@ -31,6 +39,7 @@ def run_migrations_online() -> None:
             render_as_batch=True,
             compare_type=True,
             include_object=include_object,
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

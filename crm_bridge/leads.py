@@ -1,0 +1,233 @@
+"""Writing leads as a conversation goes: customers by phone, one open lead each, changes logged.
+
+Repository functions take a session and never commit. Uniqueness is the database's job (a unique
+phone, a partial unique index on open leads), so two conversations writing at the same moment
+converge on one customer and one open lead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from crm_bridge.conversations import latest_conversation
+from crm_bridge.models import CLOSED_STATUSES, Customer, Lead, LeadEvent, LeadModel
+from crm_bridge.models.leads import _OPEN
+
+# The dealership's convention (DESIGN.md): H buys within 7 days, A within 15, B within 30.
+LEVEL_LIMITS = (("H", 7), ("A", 15), ("B", 30))
+LEAD_FIELDS = (
+    "channel", "language", "budget_cny_max", "purchase_timeline_days", "payment", "trade_in",
+    "trade_in_vehicle",
+)  # fmt: skip
+
+
+def intention_level(purchase_timeline_days: int | None) -> str:
+    """H, A, B or C from the days until the planned purchase (C: later or unknown)."""
+    if purchase_timeline_days is None:
+        return "C"
+    for level, limit in LEVEL_LIMITS:
+        if purchase_timeline_days <= limit:
+            return level
+    return "C"
+
+
+@dataclass(frozen=True)
+class LeadUpdate:
+    """What a conversation has learnt so far; None means not known (nothing is overwritten)."""
+
+    consent: bool
+    channel: str | None = None
+    language: str | None = None
+    name: str | None = None
+    phone: str | None = None  # E.164
+    email: str | None = None
+    model_interest: list[str] = field(default_factory=list)
+    budget_cny_max: int | None = None
+    purchase_timeline_days: int | None = None
+    payment: str | None = None
+    trade_in: bool | None = None
+    trade_in_vehicle: str | None = None
+
+
+def _insert(session: Session, model: Any) -> Any:
+    """INSERT with ON CONFLICT support (PostgreSQL and SQLite have it, in their own dialects)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise NotImplementedError(f"unsupported database {dialect}")
+
+
+def customer_for_phone(session: Session, phone: str, at: datetime) -> Customer:
+    """The customer with this phone number, created if new; safe against concurrent writers."""
+    stmt = (
+        _insert(session, Customer)
+        .values(phone=phone, created_at=at, updated_at=at)
+        .on_conflict_do_nothing(index_elements=["phone"])
+    )
+    session.execute(stmt)
+    return session.scalars(select(Customer).where(Customer.phone == phone)).one()
+
+
+def open_lead(session: Session, customer: Customer, at: datetime) -> tuple[Lead, bool]:
+    """The customer's open lead, created if there is none. Returns (lead, created)."""
+    stmt = (
+        _insert(session, Lead)
+        .values(customer_id=customer.id, status="new", created_at=at, updated_at=at)
+        .on_conflict_do_nothing(index_elements=["customer_id"], index_where=text(_OPEN))
+        .returning(Lead.id)
+    )
+    created_id = session.execute(stmt).scalar_one_or_none()
+    lead = session.scalars(
+        select(Lead)
+        .where(Lead.customer_id == customer.id, Lead.status.not_in(CLOSED_STATUSES))
+        .execution_options(populate_existing=True)
+    ).one()
+    return lead, created_id is not None
+
+
+def record_lead(
+    session: Session, sender_id: str, update: LeadUpdate, source: str, at: datetime
+) -> Lead | None:
+    """Write what the conversation knows into the customer's open lead.
+
+    Without consent nothing personal is stored and no lead is written. A conversation whose
+    customer gives a phone number already known joins that customer and their open lead.
+    """
+    if not update.consent:
+        return None
+    conversation = latest_conversation(session, sender_id)
+    customer = _customer(session, conversation.customer_id if conversation else None, update, at)
+    lead, created = open_lead(session, customer, at)
+    if created:
+        _event(session, lead, at, source, "created", None, None, "new")
+    _apply(session, lead, update, source, at)
+    _set_customer(customer, update, at)
+    if conversation is not None:
+        conversation.customer_id = customer.id
+        conversation.lead_id = lead.id
+    return lead
+
+
+def _customer(
+    session: Session, current_id: int | None, update: LeadUpdate, at: datetime
+) -> Customer:
+    current = session.get(Customer, current_id) if current_id is not None else None
+    if update.phone is None:
+        if current is not None:
+            return current
+        customer = Customer(created_at=at, updated_at=at)
+        session.add(customer)
+        session.flush()
+        return customer
+    if current is not None and current.phone == update.phone:
+        return current
+    known = customer_for_phone(session, update.phone, at)
+    if current is not None and current.phone is None and current.id != known.id:
+        _merge_into(session, current, known, at)
+    return known
+
+
+def _merge_into(session: Session, anonymous: Customer, known: Customer, at: datetime) -> None:
+    """A customer first met without a phone turns out to be a known one: keep one record.
+
+    Leads move through the relationships (not by id), so their events and models go with them.
+    """
+    for lead in list(anonymous.leads):
+        target = session.scalars(
+            select(Lead).where(Lead.customer_id == known.id, Lead.status.not_in(CLOSED_STATUSES))
+        ).first()
+        if lead.status in CLOSED_STATUSES or target is None:
+            lead.customer = known
+            session.flush()
+            continue
+        for model in lead.model_interest:
+            if model not in target.model_interest:
+                target.models.append(LeadModel(model_code=model, position=len(target.models)))
+        for name in LEAD_FIELDS:
+            value = getattr(lead, name)
+            if value is not None and getattr(target, name) is None:
+                setattr(target, name, value)
+        for event in list(lead.events):
+            target.events.append(event)
+        session.flush()
+        session.delete(lead)
+        session.flush()
+    for name in ("name", "email", "language"):
+        if getattr(known, name) is None:
+            setattr(known, name, getattr(anonymous, name))
+    session.delete(anonymous)
+    session.flush()
+
+
+def _set_customer(customer: Customer, update: LeadUpdate, at: datetime) -> None:
+    for name in ("name", "email", "language"):
+        value = getattr(update, name)
+        if value is not None:
+            setattr(customer, name, value)
+    if not customer.consent:
+        customer.consent, customer.consent_at = True, at
+    customer.updated_at = at
+
+
+def _apply(session: Session, lead: Lead, update: LeadUpdate, source: str, at: datetime) -> None:
+    changed = False
+    for name in LEAD_FIELDS:
+        value = getattr(update, name)
+        if value is not None and getattr(lead, name) != value:
+            _event(session, lead, at, source, "changed", name, getattr(lead, name), value)
+            setattr(lead, name, value)
+            changed = True
+    if update.model_interest and update.model_interest != lead.model_interest:
+        _event(session, lead, at, source, "changed", "model_interest",
+               ",".join(lead.model_interest), ",".join(update.model_interest))  # fmt: skip
+        lead.models.clear()
+        session.flush()
+        lead.models.extend(
+            LeadModel(model_code=code, position=i) for i, code in enumerate(update.model_interest)
+        )
+        changed = True
+    level = intention_level(lead.purchase_timeline_days)
+    if lead.level != level:
+        _event(session, lead, at, source, "changed", "level", lead.level, level)
+        lead.level, changed = level, True
+    if not lead.consent:
+        lead.consent, changed = True, True
+    has_contact = update.phone is not None or (lead.customer and lead.customer.phone is not None)
+    qualified = bool(lead.models) and lead.purchase_timeline_days is not None and has_contact
+    if lead.status == "new" and qualified:
+        _event(session, lead, at, source, "status", "status", "new", "qualified")
+        lead.status, changed = "qualified", True
+    if changed:
+        lead.updated_at = at
+    session.flush()
+
+
+def _event(
+    session: Session,
+    lead: Lead,
+    at: datetime,
+    source: str,
+    kind: str,
+    field_name: str | None,
+    old: object,
+    new: object,
+) -> None:
+    session.add(
+        LeadEvent(
+            lead_id=lead.id,
+            at=at,
+            source=source,
+            kind=kind,
+            field=field_name,
+            old_value=None if old is None else str(old),
+            new_value=None if new is None else str(new),
+        )
+    )
