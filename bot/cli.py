@@ -59,6 +59,25 @@ def _data(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _leads(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_bridge import exports
+    from crm_bridge.db import build_engine, build_session_factory
+
+    engine = build_engine(settings.effective_database_url)
+    try:
+        with build_session_factory(engine)() as session:
+            if args.format == "adf":
+                sys.stdout.buffer.write(exports.to_adf(session, settings.timezone))
+                return 0
+            records = exports.lead_records(session, settings.timezone)
+    finally:
+        engine.dispose()
+    sys.stdout.write(
+        exports.to_json(records) + "\n" if args.format == "json" else exports.to_csv(records)
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dealer-assistant", description="Dealer Assistant: the dealership's chat assistant."
@@ -87,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     load = data_commands.add_parser("load", help="validate the file and load it into the database")
     load.add_argument("--file", type=Path, help="default: DEALER_DATA or the demo file")
     data.set_defaults(handler=_data)
+
+    leads = commands.add_parser("leads", help="leads in the dealership database")
+    leads_commands = leads.add_subparsers(dest="leads_command", required=True)
+    export = leads_commands.add_parser("export", help="print every lead to stdout")
+    export.add_argument("--format", choices=("json", "csv", "adf"), default="json")
+    leads.set_defaults(handler=_leads)
     return parser
 
 

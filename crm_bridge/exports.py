@@ -1,0 +1,191 @@
+"""Lead exports: JSON and CSV with the fields of DESIGN.md §3, and ADF 1.0 XML for other CRMs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from crm_bridge.models import Consultant, Dealer, Lead
+
+LEAD_FIELDS = (
+    "id", "created_at", "updated_at", "channel", "language", "name", "phone", "email",
+    "model_interest", "budget_cny_max", "purchase_timeline_days", "level", "payment", "trade_in",
+    "trade_in_vehicle", "status", "consultant", "consent",
+)  # fmt: skip
+ADF_SCHEMA = Path(__file__).resolve().parent / "schemas" / "adf-1.0.xsd"
+PROVIDER = "Dealer Assistant"
+# Chinese compound surnames; other names take their first character as the surname.
+_COMPOUND_SURNAMES = (
+    "欧阳",
+    "司马",
+    "诸葛",
+    "上官",
+    "东方",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "慕容",
+    "令狐",
+)
+
+
+def leads(session: Session) -> list[Lead]:
+    stmt = (
+        select(Lead)
+        .options(selectinload(Lead.customer), selectinload(Lead.models))
+        .order_by(Lead.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def lead_record(lead: Lead, consultants: dict[int, str], zone: ZoneInfo) -> dict[str, Any]:
+    """One lead as the contract's JSON object (null where unknown)."""
+    customer = lead.customer
+    return {
+        "id": lead.id,
+        "created_at": lead.created_at.astimezone(zone).isoformat(),
+        "updated_at": lead.updated_at.astimezone(zone).isoformat(),
+        "channel": lead.channel,
+        "language": lead.language,
+        "name": customer.name if customer else None,
+        "phone": customer.phone if customer else None,
+        "email": customer.email if customer else None,
+        "model_interest": lead.model_interest,
+        "budget_cny_max": lead.budget_cny_max,
+        "purchase_timeline_days": lead.purchase_timeline_days,
+        "level": lead.level,
+        "payment": lead.payment,
+        "trade_in": lead.trade_in,
+        "trade_in_vehicle": lead.trade_in_vehicle,
+        "status": lead.status,
+        "consultant": consultants.get(lead.consultant_id) if lead.consultant_id else None,
+        "consent": lead.consent,
+    }
+
+
+def lead_records(session: Session, zone: ZoneInfo) -> list[dict[str, Any]]:
+    consultants = {c.id: c.name for c in session.scalars(select(Consultant))}
+    return [lead_record(lead, consultants, zone) for lead in leads(session)]
+
+
+def to_json(records: list[dict[str, Any]]) -> str:
+    return json.dumps(records, ensure_ascii=False, indent=2)
+
+
+def to_csv(records: list[dict[str, Any]]) -> str:
+    """CSV with a header; lists joined with ";", booleans as true/false, unknown as empty."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=LEAD_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        row = {}
+        for name in LEAD_FIELDS:
+            value = record[name]
+            if isinstance(value, list):
+                value = ";".join(value)
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            row[name] = "" if value is None else value
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def name_parts(name: str) -> list[tuple[str, str]]:
+    """ADF name parts: Chinese names as surname + given name, others as first/last or full."""
+    name = name.strip()
+    if name and "\u4e00" <= name[0] <= "\u9fff" and len(name) >= 2:
+        surname = next((s for s in _COMPOUND_SURNAMES if name.startswith(s)), name[0])
+        given = name[len(surname) :]
+        return [("first", given), ("last", surname)] if given else [("full", name)]
+    words = name.split()
+    if len(words) >= 3:
+        return [("first", words[0]), ("middle", " ".join(words[1:-1])), ("last", words[-1])]
+    if len(words) == 2:
+        return [("first", words[0]), ("last", words[-1])]
+    return [("full", name)]
+
+
+def to_adf(session: Session, zone: ZoneInfo) -> bytes:
+    """ADF 1.0: one <prospect> per lead; customer text is escaped by the XML serializer."""
+    dealer = session.scalars(select(Dealer)).first()
+    consultants = {c.id: c.name for c in session.scalars(select(Consultant))}
+    root = etree.Element("adf")
+    for lead in leads(session):
+        record = lead_record(lead, consultants, zone)
+        prospect = etree.SubElement(root, "prospect", status="new")
+        _text(prospect, "id", str(lead.id), sequence="1", source=PROVIDER)
+        _text(prospect, "requestdate", record["created_at"])
+        year = str(lead.created_at.astimezone(zone).year)
+        for code in lead.model_interest or ["Audi"]:
+            vehicle = etree.SubElement(prospect, "vehicle", interest="buy", status="new")
+            _text(vehicle, "year", year)
+            _text(vehicle, "make", "Audi")
+            _text(vehicle, "model", code if code != "Audi" else "")
+            if lead.budget_cny_max:
+                _text(vehicle, "price", str(lead.budget_cny_max), type="quote", currency="CNY")
+        if lead.trade_in:
+            vehicle = etree.SubElement(prospect, "vehicle", interest="trade-in", status="used")
+            _text(vehicle, "make", "")
+            _text(vehicle, "model", "")
+            if lead.trade_in_vehicle:
+                _text(vehicle, "comments", lead.trade_in_vehicle)
+        customer = etree.SubElement(prospect, "customer")
+        contact = etree.SubElement(customer, "contact", primarycontact="1")
+        for part, value in name_parts(record["name"] or "") or [("full", "")]:
+            _text(contact, "name", value, part=part)
+        if record["email"]:
+            _text(contact, "email", record["email"])
+        if record["phone"]:
+            _text(contact, "phone", record["phone"], type="cellphone")
+        if lead.purchase_timeline_days is not None:
+            timeframe = etree.SubElement(customer, "timeframe")
+            _text(timeframe, "description", f"within {lead.purchase_timeline_days} days")
+            latest = lead.created_at.astimezone(zone) + timedelta(days=lead.purchase_timeline_days)
+            _text(timeframe, "latestdate", latest.date().isoformat())
+        _text(customer, "comments", _comments(record))
+        vendor = etree.SubElement(prospect, "vendor")
+        vendor_name = dealer.name_en if dealer else PROVIDER
+        _text(vendor, "vendorname", vendor_name)
+        vendor_contact = etree.SubElement(vendor, "contact")
+        _text(vendor_contact, "name", dealer.name if dealer else vendor_name, part="full")
+        if dealer:
+            _text(vendor_contact, "phone", dealer.phone)
+        provider = etree.SubElement(prospect, "provider")
+        _text(provider, "name", PROVIDER, part="full")
+        _text(provider, "service", "Conversational assistant (web chat, Telegram, phone)")
+    body: bytes = etree.tostring(root, encoding="UTF-8", pretty_print=True)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n<?adf version="1.0"?>\n' + body
+
+
+def validate_adf(document: bytes) -> None:
+    """Raise lxml.etree.DocumentInvalid if ``document`` does not follow ADF 1.0."""
+    schema = etree.XMLSchema(etree.parse(str(ADF_SCHEMA)))
+    schema.assertValid(etree.fromstring(document))
+
+
+def _comments(record: dict[str, Any]) -> str:
+    parts = [f"Intention level {record['level'] or 'C'}", f"status {record['status']}"]
+    if record["budget_cny_max"]:
+        parts.append(f"budget up to {record['budget_cny_max']} CNY")
+    if record["payment"]:
+        parts.append(f"payment: {record['payment']}")
+    if record["channel"]:
+        parts.append(f"via {record['channel']}")
+    if record["consultant"]:
+        parts.append(f"consultant: {record['consultant']}")
+    return "; ".join(parts)
+
+
+def _text(parent: Any, tag: str, value: str, **attributes: str) -> Any:
+    element = etree.SubElement(parent, tag, **attributes)
+    element.text = value
+    return element
