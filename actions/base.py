@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from abc import ABC
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
+from rasa_sdk import Action, Tracker
 from sqlalchemy.orm import Session
 
 from crm_bridge.db import SessionFactory, transaction
@@ -51,3 +53,29 @@ def channel_of(input_channel: str | None, metadata: dict[str, Any] | None = None
     if input_channel is None:
         return None
     return CHANNEL_OF_INPUT.get(input_channel)
+
+
+class DatabaseAction(Action, ABC):
+    """An action that answers from, or writes to, the dealership database."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+
+def language_of(tracker: Tracker) -> str:
+    """The language to answer in: the customer's, Chinese by default."""
+    return "en" if tracker.get_slot("language") == "en" else "zh"
+
+
+def entity_values(tracker: Tracker, entity: str) -> list[Any]:
+    """Normalized values of ``entity`` in the latest message, in order, without repeats.
+
+    Values the NLU could not normalize ("normalized": false) are left out.
+    """
+    values: list[Any] = []
+    for found in tracker.latest_message.get("entities") or []:
+        if found.get("entity") != entity or found.get("normalized") is False:
+            continue
+        if found.get("value") not in values:
+            values.append(found.get("value"))
+    return values

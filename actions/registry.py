@@ -6,8 +6,23 @@ from rasa_sdk import Action
 
 from actions.base import Services
 from actions.conversation import ValidateSlotMappings
+from actions.dealership import (
+    ActionAnswerDealerInfo,
+    ActionAnswerFinancing,
+    ActionAnswerPromotions,
+    ActionAnswerTradeIn,
+)
 from actions.session import ActionSessionStart
+from actions.vehicles import ActionAnswerModelInfo, ActionAnswerModels, ActionAnswerPrice
 
 
 def build_actions(services: Services) -> list[Action]:
-    return [ActionSessionStart(services), ValidateSlotMappings(services)]
+    answers = (
+        ActionAnswerModels, ActionAnswerPrice, ActionAnswerModelInfo, ActionAnswerPromotions,
+        ActionAnswerDealerInfo, ActionAnswerFinancing, ActionAnswerTradeIn,
+    )  # fmt: skip
+    return [
+        ActionSessionStart(services),
+        ValidateSlotMappings(services),
+        *(answer(services) for answer in answers),
+    ]

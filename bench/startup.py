@@ -91,9 +91,11 @@ def measure_make_test() -> dict[str, str]:
         labels = ("cold (fresh clone, empty model and package caches)", "warm (same clone again)")
         for label in labels:
             started = time.monotonic()
-            subprocess.run(
-                ["make", "test"], cwd=clone, env=env, check=True, stdout=subprocess.DEVNULL
-            )
+            log = RESULTS.parent / "make-test.log"
+            with log.open("w") as out:
+                done = subprocess.run(["make", "test"], cwd=clone, env=env, stdout=out, stderr=out)
+            if done.returncode != 0:
+                raise SystemExit(f"make test failed in the fresh clone; see {log}")
             figures[f"`make test` {label}, s"] = f"{time.monotonic() - started:.0f}"
         shutil.rmtree(caches, ignore_errors=True)
     return figures

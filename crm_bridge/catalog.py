@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +32,8 @@ def load_dealer_data_into(session: Session, data: DealerData) -> None:
     dealer.test_drive_slot_minutes = d.test_drive_slot_minutes
     dealer.parking, dealer.transport = d.parking, d.transport
     dealer.prices_illustrative = data.prices_illustrative
+    dealer.financing = data.financing.model_dump()
+    dealer.trade_in_notes = data.trade_in.notes
     session.add(dealer)
 
     existing = {m.code: m for m in session.scalars(select(CatalogModel))}
@@ -67,3 +73,78 @@ def load_dealer_data_into(session: Session, data: DealerData) -> None:
     for gone in consultants.values():
         gone.active = False
     session.flush()
+
+
+def dealer(session: Session) -> Dealer | None:
+    return session.scalars(select(Dealer)).first()
+
+
+def active_models(session: Session, codes: list[str] | None = None) -> list[CatalogModel]:
+    """Models on sale, in catalog order; only ``codes`` (in that order) when given."""
+    models = list(
+        session.scalars(
+            select(CatalogModel).where(CatalogModel.active.is_(True)).order_by(CatalogModel.id)
+        )
+    )
+    if codes is None:
+        return models
+    by_code = {m.code: m for m in models}
+    return [by_code[code] for code in codes if code in by_code]
+
+
+@dataclass(frozen=True)
+class Need:
+    """What a buyer asked for: "7 seats under 80万", "an electric SUV"."""
+
+    seats: int | None = None
+    budget_cny_max: int | None = None
+    body_type: str | None = None
+    powertrain: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.seats, self.budget_cny_max, self.body_type,
+                                           self.powertrain))  # fmt: skip
+
+
+def recommend(session: Session, need: Need) -> tuple[list[CatalogModel], bool]:
+    """Models meeting every stated need, cheapest first; if none do, the closest three.
+
+    Returns (models, exact). Closeness counts the needs a model misses, then how far its
+    entry price is above the budget.
+    """
+    models = active_models(session)
+
+    def misses(model: CatalogModel) -> int:
+        return sum(
+            (
+                need.seats is not None and model.seats < need.seats,
+                need.budget_cny_max is not None and model.price_min_cny > need.budget_cny_max,
+                need.body_type is not None and model.body_type != need.body_type,
+                need.powertrain is not None and model.powertrain != need.powertrain,
+            )
+        )
+
+    exact = sorted((m for m in models if misses(m) == 0), key=lambda m: m.price_min_cny)
+    if exact:
+        return exact, True
+
+    def distance(model: CatalogModel) -> tuple[int, Decimal]:
+        above = model.price_min_cny - need.budget_cny_max if need.budget_cny_max else Decimal(0)
+        return misses(model), max(Decimal(0), above)
+
+    closest = sorted(models, key=distance)
+    return closest[:3], False
+
+
+def current_promotions(
+    session: Session, today: date, codes: list[str] | None = None
+) -> list[Promotion]:
+    """Offers valid today; for ``codes``, those for these models and those for every model."""
+    promotions = session.scalars(
+        select(Promotion)
+        .where(Promotion.valid_from <= today, Promotion.valid_until >= today)
+        .order_by(Promotion.id)
+    ).all()
+    if not codes:
+        return list(promotions)
+    return [p for p in promotions if not p.models or any(m.code in codes for m in p.models)]

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from bot.launcher import services
+from bot.launcher import load_data, services
 from bot.model import ensure_model
 from crm_bridge import migrate
 from crm_bridge.settings import PROJECT_ROOT, Settings
@@ -83,6 +83,7 @@ def running_stack(
 ) -> Iterator[Stack]:
     """Rasa and the action server (and the gateway if asked), started as `make run` starts them."""
     migrate.upgrade(settings.effective_database_url)
+    load_data(settings)
     model, _ = ensure_model(settings)
     wanted = {"rasa", "actions"} | ({"gateway"} if with_gateway else set())
     specs = [s for s in services(settings, model) if s.name in wanted]

@@ -278,3 +278,14 @@ def test_out_of_scope_gets_a_polite_redirect(stack: Stack) -> None:
     [reply_en] = stack.texts(sender(), "can you tell me a joke")
     assert reply_en.startswith("Sorry")
     assert "test drive" in reply_en
+
+
+def test_answers_come_from_the_dealership_data(stack: Stack) -> None:
+    price = " ".join(stack.texts(sender(), "Q5L落地大概多少钱"))
+    assert "39.28–51.38万元" in price
+    assert "销售顾问" in price
+    suvs = " ".join(stack.texts(sender(), "what electric SUVs do you have"))
+    assert "Q4 e-tron (SUV, 5 seats, electric" in suvs
+    hours = " ".join(stack.texts(sender(), "你们店在哪里 几点关门"))
+    assert "虹梅南路1888号" in hours
+    assert "周一至周四 09:00–18:00" in hours

@@ -1,0 +1,71 @@
+"""How catalog facts read in each language."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from crm_bridge.models import CatalogModel
+
+BODY = {
+    "zh": {"suv": "SUV", "sedan": "轿车", "hatchback": "两厢车", "coupe": "轿跑",
+           "wagon": "旅行车", "convertible": "敞篷车"},
+    "en": {"suv": "SUV", "sedan": "sedan", "hatchback": "hatchback", "coupe": "coupe",
+           "wagon": "estate", "convertible": "convertible"},
+}  # fmt: skip
+POWER = {
+    "zh": {"ev": "纯电", "phev": "插电混动", "ice": "燃油"},
+    "en": {"ev": "electric", "phev": "plug-in hybrid", "ice": "petrol"},
+}
+PAYMENT = {
+    "zh": {"cash": "全款", "loan": "贷款", "lease": "融资租赁"},
+    "en": {"cash": "cash", "loan": "loan", "lease": "lease"},
+}
+
+
+def money(amount: Decimal | int, language: str) -> str:
+    if language == "en":
+        return f"CNY {int(amount):,}"
+    wan = Decimal(amount) / 10000
+    return f"{wan.normalize():f}万元" if wan == wan.to_integral() else f"{wan:.2f}万元"
+
+
+def price_range(model: CatalogModel, language: str) -> str:
+    low, high = model.price_min_cny, model.price_max_cny
+    if language == "en":
+        return f"CNY {int(low):,}–{int(high):,}"
+    return f"{low / 10000:.2f}–{high / 10000:.2f}万元"
+
+
+def joined(items: Iterable[str], language: str) -> str:
+    return (", " if language == "en" else "、").join(items)
+
+
+def model_summary(model: CatalogModel, language: str) -> str:
+    """ "Q5L (SUV, 5 seats, petrol, CNY 392,800–513,800)" """
+    body, power = BODY[language][model.body_type], POWER[language][model.powertrain]
+    if language == "en":
+        return f"{model.code} ({body}, {model.seats} seats, {power}, {price_range(model, 'en')})"
+    return f"{model.code}（{power}{body}，{model.seats}座，{price_range(model, 'zh')}）"
+
+
+def efficiency(model: CatalogModel, language: str) -> str:
+    if model.range_km:
+        return (
+            f"CLTC range up to {model.range_km} km"
+            if language == "en"
+            else (f"CLTC续航最高{model.range_km}公里")
+        )
+    if model.consumption_l_100km:
+        return (
+            f"about {model.consumption_l_100km} L/100 km"
+            if language == "en"
+            else (f"综合油耗约{model.consumption_l_100km}升/百公里")
+        )
+    return ""
+
+
+def highlight(model: CatalogModel, language: str) -> str:
+    """The data file writes highlights as "中文 / English"."""
+    zh, _, en = model.highlights.partition(" / ")
+    return (en or zh) if language == "en" else zh
