@@ -238,8 +238,13 @@ def test_parse_times_are_iso_in_the_dealer_zone(stack: Stack) -> None:
 
 UNCLEAR = {
     "en": ["hmm well you know the thing", "so what about it then", "and the other one?",
-           "maybe, depends", "what about that blue thing", "that one from before"],
-    "zh": ["呃呃呃 嗯哼 那个啥来着", "就那个嘛", "然后呢", "你懂的", "这个那个", "哎 怎么说呢"],
+           "maybe, depends", "what about that blue thing", "that one from before",
+           "well it kind of depends on stuff", "the thing we said", "uh huh and then",
+           "whatever you think", "like the usual i guess", "so yeah about that",
+           "hmm not sure what i mean", "the one with the thing"],
+    "zh": ["呃呃呃 嗯哼 那个啥来着", "就那个嘛", "然后呢", "你懂的", "这个那个", "哎 怎么说呢",
+           "就是之前说的那个", "反正就那样吧", "嗯 看情况", "差不多那种", "就那啥", "随便吧看着办",
+           "额 我想想", "那个东西呢"],
 }  # fmt: skip
 
 
