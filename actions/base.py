@@ -67,6 +67,11 @@ def language_of(tracker: Tracker) -> str:
     return "en" if tracker.get_slot("language") == "en" else "zh"
 
 
+def asked_models(tracker: Tracker) -> list[str]:
+    """Catalog codes named in the latest message."""
+    return [v for v in entity_values(tracker, "car_model") if isinstance(v, str)]
+
+
 def entity_values(tracker: Tracker, entity: str) -> list[Any]:
     """Normalized values of ``entity`` in the latest message, in order, without repeats.
 

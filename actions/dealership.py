@@ -9,7 +9,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
-from actions.base import DatabaseAction, entity_values, language_of
+from actions.base import DatabaseAction, asked_models, language_of
 from crm_bridge.catalog import current_promotions, dealer
 from crm_bridge.models import Dealer
 
@@ -58,7 +58,7 @@ class ActionAnswerPromotions(DatabaseAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
-        codes = [v for v in entity_values(tracker, "car_model") if isinstance(v, str)] or None
+        codes = asked_models(tracker) or None
         today = self.services.clock().astimezone(self.services.settings.timezone).date()
         titles = await self.services.in_transaction(
             lambda s: [

@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
-from actions.base import DatabaseAction, entity_values, language_of
+from actions.base import DatabaseAction, asked_models, entity_values, language_of
 from crm_bridge.catalog import Need, active_models, current_promotions, recommend
 from crm_bridge.models import CatalogModel
 
@@ -84,7 +84,7 @@ class ActionAnswerPrice(DatabaseAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
-        codes = [v for v in entity_values(tracker, "car_model") if isinstance(v, str)]
+        codes = asked_models(tracker)
         if not codes:
             dispatcher.utter_message(response="utter_ask_which_model")
             return []
@@ -118,7 +118,7 @@ class ActionAnswerModelInfo(DatabaseAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
-        codes = [v for v in entity_values(tracker, "car_model") if isinstance(v, str)]
+        codes = asked_models(tracker)
         if not codes:
             dispatcher.utter_message(response="utter_ask_which_model")
             return []

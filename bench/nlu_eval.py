@@ -30,8 +30,11 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from report import write_section  # noqa: E402
+
 HELDOUT = ROOT / "bench" / "data" / "nlu_heldout.yml"
-RESULTS = ROOT / "docs" / "benchmarks.md"
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 # The held-out set's relative times are written against this moment (docs/nlu-annotation.md).
 REFERENCE = datetime(2026, 1, 7, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -221,18 +224,6 @@ def report(
     return "\n".join(lines) + "\n"
 
 
-def write(section: str) -> None:
-    heading = section.splitlines()[0] + "\n"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
-    if heading in text:
-        before, _, rest = text.partition(heading)
-        after = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
-        text = before + section + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, help="evaluate this model instead of training one")
@@ -258,7 +249,7 @@ def main() -> None:
                 )
             )
             print("\n".join(["entity errors:", *result["entity_errors"]]))
-        write(section)
+        write_section(section)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

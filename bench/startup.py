@@ -18,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from report import RESULTS, write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "docs" / "benchmarks.md"
 NAMES = {"rasa": "rasa run", "actions": "-m actions", "gateway": "-m bot.gateway"}
 
 
@@ -102,21 +103,11 @@ def measure_make_test() -> dict[str, str]:
 
 
 def write(figures: dict[str, str], command: str) -> None:
-    section = "## Start-up, memory and test-suite time\n"
-    body = (
-        f"{section}\nMeasured with `{command}` on {time.strftime('%Y-%m-%d')}, "
-        f"{os.cpu_count()} cores.\n\n| figure | value |\n| --- | --- |\n"
+    write_section(
+        f"## Start-up, memory and test-suite time\n\nMeasured with `{command}` on "
+        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores.\n\n| figure | value |\n| --- | --- |\n"
         + "".join(f"| {key} | {value} |\n" for key, value in figures.items())
     )
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
-    if section in text:
-        before, _, rest = text.partition(section)
-        after = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
-        text = before + body + ("\n" + after if after else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + body
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(text)
 
 
 def main() -> None:

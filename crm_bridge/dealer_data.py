@@ -9,12 +9,20 @@ from __future__ import annotations
 from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Literal
 
 import phonenumbers
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from crm_bridge.types import known_timezone
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -39,6 +47,9 @@ def _e164(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+E164 = Annotated[str, AfterValidator(_e164)]
+
+
 class Hours(_Strict):
     opens: time
     closes: time
@@ -61,18 +72,13 @@ class Dealer(_Strict):
     name_en: str = Field(min_length=1)
     address: str
     address_en: str
-    phone: str
+    phone: E164
     timezone: str = "Asia/Shanghai"
     opening_hours: dict[Weekday, Hours]
     holidays: list[date] = []
     test_drive_slot_minutes: int = Field(default=60, ge=15, le=240)
     parking: str = ""
     transport: str = ""
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str) -> str:
-        return _e164(value)
 
     @field_validator("opening_hours", mode="before")
     @classmethod
@@ -84,11 +90,7 @@ class Dealer(_Strict):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_timezone(value)
 
 
 class CatalogModel(_Strict):
@@ -147,14 +149,9 @@ class TradeIn(_Strict):
 
 class Consultant(_Strict):
     name: str = Field(min_length=1)
-    phone: str
+    phone: E164
     working_hours: Hours
     working_days: list[Weekday]
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str) -> str:
-        return _e164(value)
 
     @field_validator("working_hours", mode="before")
     @classmethod

@@ -5,10 +5,12 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from crm_bridge.types import known_timezone
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,11 +49,7 @@ class Settings(BaseSettings):
     @field_validator("dealer_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
-        return value
+        return known_timezone(value)
 
     @field_validator("rasa_port", "actions_port", "gateway_port")
     @classmethod
