@@ -6,7 +6,7 @@ import asyncio
 from abc import ABC
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final, TypeVar
 
 from rasa_sdk import Action, Tracker
@@ -34,6 +34,10 @@ class Services:
     settings: Settings
     sessions: SessionFactory
     clock: Callable[[], datetime] = field(default=utcnow)
+
+    def today(self) -> date:
+        """Today's date at the dealership (its configured time zone)."""
+        return self.clock().astimezone(self.settings.timezone).date()
 
     async def in_transaction(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one database transaction, off the event loop."""

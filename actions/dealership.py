@@ -21,11 +21,6 @@ DAYS = {
 }  # fmt: skip
 
 
-def _bilingual(text: str, language: str) -> str:
-    zh, _, en = text.partition(" / ")
-    return (en or zh) if language == "en" else zh
-
-
 def opening_hours(showroom: Dealer, language: str) -> str:
     """Consecutive days with the same hours grouped: "周一至周四 09:00–18:00"."""
     groups: list[tuple[list[str], str]] = []
@@ -59,11 +54,10 @@ class ActionAnswerPromotions(DatabaseAction):
     ) -> list[EventType]:
         language = language_of(tracker)
         codes = asked_models(tracker) or None
-        today = self.services.clock().astimezone(self.services.settings.timezone).date()
+        today = self.services.today()
         titles = await self.services.in_transaction(
             lambda s: [
-                p.title_en if language == "en" else p.title
-                for p in current_promotions(s, today, codes)
+                fmt.promotion_title(p, language) for p in current_promotions(s, today, codes)
             ]
         )
         if titles:
@@ -94,8 +88,8 @@ class ActionAnswerDealerInfo(DatabaseAction):
                 "address": showroom.address_en if language == "en" else showroom.address,
                 "hours": opening_hours(showroom, language),
                 "phone": showroom.phone,
-                "transport": _bilingual(showroom.transport, language),
-                "parking": _bilingual(showroom.parking, language),
+                "transport": fmt.bilingual(showroom.transport, language),
+                "parking": fmt.bilingual(showroom.parking, language),
             }
 
         values = await self.services.in_transaction(answer)
@@ -125,7 +119,7 @@ class ActionAnswerFinancing(DatabaseAction):
             response="utter_financing",
             down_payment=financing["min_down_payment_pct"],
             terms=fmt.joined((str(t) for t in financing["terms_months"]), language),
-            notes=_bilingual(financing.get("notes", ""), language),
+            notes=fmt.bilingual(financing.get("notes", ""), language),
         )
         if financing.get("lease_available"):
             dispatcher.utter_message(response="utter_lease_available")
@@ -143,6 +137,6 @@ class ActionAnswerTradeIn(DatabaseAction):
     ) -> list[EventType]:
         language = language_of(tracker)
         showroom = await self.services.in_transaction(dealer)
-        notes = _bilingual(showroom.trade_in_notes, language) if showroom else ""
+        notes = fmt.bilingual(showroom.trade_in_notes, language) if showroom else ""
         dispatcher.utter_message(response="utter_trade_in", notes=notes)
         return []

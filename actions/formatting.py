@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from crm_bridge.models import CatalogModel
+from crm_bridge.models import CatalogModel, Promotion
 
 BODY = {
     "zh": {"suv": "SUV", "sedan": "轿车", "hatchback": "两厢车", "coupe": "轿跑",
@@ -65,7 +65,15 @@ def efficiency(model: CatalogModel, language: str) -> str:
     return ""
 
 
-def highlight(model: CatalogModel, language: str) -> str:
-    """The data file writes highlights as "中文 / English"."""
-    zh, _, en = model.highlights.partition(" / ")
+def bilingual(text: str, language: str) -> str:
+    """The data file writes free text as "中文 / English"; one of them, Chinese if alone."""
+    zh, _, en = text.partition(" / ")
     return (en or zh) if language == "en" else zh
+
+
+def highlight(model: CatalogModel, language: str) -> str:
+    return bilingual(model.highlights, language)
+
+
+def promotion_title(promotion: Promotion, language: str) -> str:
+    return promotion.title_en if language == "en" else promotion.title

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.base import Services, channel_of
+from actions.base import DatabaseAction, channel_of
 from crm_bridge import conversations
 
 logger = logging.getLogger(__name__)
@@ -19,11 +19,8 @@ logger = logging.getLogger(__name__)
 CARRIED_OVER = ("language",)
 
 
-class ActionSessionStart(Action):
+class ActionSessionStart(DatabaseAction):
     """Starts a session: dealership names from configuration, the conversation recorded."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
 
     def name(self) -> str:
         return "action_session_start"

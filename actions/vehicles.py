@@ -74,6 +74,14 @@ class ActionAnswerModels(DatabaseAction):
         return []
 
 
+def models_or_ask(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[str]:
+    """The models the customer named; if none, ask which one and return nothing."""
+    codes = asked_models(tracker)
+    if not codes:
+        dispatcher.utter_message(response="utter_ask_which_model")
+    return codes
+
+
 class ActionAnswerPrice(DatabaseAction):
     """Guide price ranges of the models asked about, with the current offers for them."""
 
@@ -84,16 +92,15 @@ class ActionAnswerPrice(DatabaseAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
-        codes = asked_models(tracker)
+        codes = models_or_ask(dispatcher, tracker)
         if not codes:
-            dispatcher.utter_message(response="utter_ask_which_model")
             return []
-        today = self.services.clock().astimezone(self.services.settings.timezone).date()
+        today = self.services.today()
 
         def answer(session: Session) -> tuple[list[CatalogModel], list[str]]:
             models = active_models(session, codes)
             offers = current_promotions(session, today, codes)
-            return models, [p.title_en if language == "en" else p.title for p in offers]
+            return models, [fmt.promotion_title(p, language) for p in offers]
 
         models, offers = await self.services.in_transaction(answer)
         for model in models:
@@ -118,9 +125,8 @@ class ActionAnswerModelInfo(DatabaseAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
-        codes = asked_models(tracker)
+        codes = models_or_ask(dispatcher, tracker)
         if not codes:
-            dispatcher.utter_message(response="utter_ask_which_model")
             return []
         models = await self.services.in_transaction(lambda s: active_models(s, codes))
         for model in models:

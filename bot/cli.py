@@ -39,22 +39,14 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 def _data(args: argparse.Namespace, settings: Settings) -> int:
     from pydantic import ValidationError
 
-    from crm_bridge.catalog import load_dealer_data_into
-    from crm_bridge.db import build_engine, build_session_factory, transaction
-    from crm_bridge.dealer_data import load_dealer_data
+    from bot.launcher import load_data
 
     path = args.file or settings.dealer_data_path
     try:
-        data = load_dealer_data(path)
+        data = load_data(settings, path)
     except (OSError, ValidationError) as exc:
         print(f"{path}: {exc}", file=sys.stderr)
         return 2
-    engine = build_engine(settings.effective_database_url)
-    try:
-        with transaction(build_session_factory(engine)) as session:
-            load_dealer_data_into(session, data)
-    finally:
-        engine.dispose()
     print(f"loaded {path}: {len(data.catalog)} models, {len(data.consultants)} consultants")
     return 0
 

@@ -24,7 +24,7 @@ from bot.rasa_config import rasa_environment, write_endpoints
 from crm_bridge import migrate
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import build_engine, build_session_factory, transaction
-from crm_bridge.dealer_data import load_dealer_data
+from crm_bridge.dealer_data import DealerData, load_dealer_data
 from crm_bridge.settings import PROJECT_ROOT, Settings
 
 COLOURS = {"rasa": "35", "actions": "36", "gateway": "33"}
@@ -41,13 +41,16 @@ class Service:
     process: asyncio.subprocess.Process | None = None
 
 
-def load_data(settings: Settings) -> None:
+def load_data(settings: Settings, path: Path | None = None) -> DealerData:
+    """Validate the dealership data file and load it into the database; returns the data."""
+    data = load_dealer_data(path or settings.dealer_data_path)
     engine = build_engine(settings.effective_database_url)
     try:
         with transaction(build_session_factory(engine)) as session:
-            load_dealer_data_into(session, load_dealer_data(settings.dealer_data_path))
+            load_dealer_data_into(session, data)
     finally:
         engine.dispose()
+    return data
 
 
 def say(message: str) -> None:

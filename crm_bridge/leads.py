@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from crm_bridge.conversations import latest_conversation
 from crm_bridge.models import CLOSED_STATUSES, Customer, Lead, LeadEvent, LeadModel
-from crm_bridge.models.leads import _OPEN
+from crm_bridge.models.leads import OPEN_LEAD_SQL
 
 # The dealership's convention (DESIGN.md): H buys within 7 days, A within 15, B within 30.
 LEVEL_LIMITS = (("H", 7), ("A", 15), ("B", 30))
@@ -81,7 +81,7 @@ def open_lead(session: Session, customer: Customer, at: datetime) -> tuple[Lead,
     stmt = (
         _insert(session, Lead)
         .values(customer_id=customer.id, status="new", created_at=at, updated_at=at)
-        .on_conflict_do_nothing(index_elements=["customer_id"], index_where=text(_OPEN))
+        .on_conflict_do_nothing(index_elements=["customer_id"], index_where=text(OPEN_LEAD_SQL))
         .returning(Lead.id)
     )
     created_id = session.execute(stmt).scalar_one_or_none()

@@ -19,7 +19,8 @@ from crm_bridge.models.base import (
 )
 from crm_bridge.types import utcnow
 
-_OPEN = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in CLOSED_STATUSES))
+# The predicate of the partial unique index: a lead is open until it is won or lost.
+OPEN_LEAD_SQL = "status NOT IN ({})".format(", ".join(f"'{s}'" for s in CLOSED_STATUSES))
 
 
 class Customer(Base):
@@ -61,8 +62,8 @@ class Lead(Base):
             "uq_leads_open_customer",
             "customer_id",
             unique=True,
-            postgresql_where=text(_OPEN),
-            sqlite_where=text(_OPEN),
+            postgresql_where=text(OPEN_LEAD_SQL),
+            sqlite_where=text(OPEN_LEAD_SQL),
         ),
     )
 
