@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from abc import ABC
+import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Final, TypeVar
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
+from actions.transcripts import Transcripts
 from crm_bridge.db import SessionFactory, transaction
+from crm_bridge.outbox import Outbox, unreachable
 from crm_bridge.settings import Settings
 from crm_bridge.types import utcnow
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -29,10 +38,12 @@ CHANNEL_OF_INPUT: Final = {
 
 @dataclass(frozen=True)
 class Services:
-    """Settings, database and clock shared by the actions."""
+    """Settings, database, the durable outbox for writes, transcripts and the clock."""
 
     settings: Settings
     sessions: SessionFactory
+    outbox: Outbox
+    transcripts: Transcripts
     clock: Callable[[], datetime] = field(default=utcnow)
 
     def today(self) -> date:
@@ -48,6 +59,10 @@ class Services:
 
         return await asyncio.to_thread(run)
 
+    async def write(self, operation: str, payload: dict[str, Any]) -> Any:
+        """A write through the outbox: done now, or kept and done when the database is back."""
+        return await asyncio.to_thread(self.outbox.submit, operation, payload)
+
 
 def channel_of(input_channel: str | None, metadata: dict[str, Any] | None = None) -> str | None:
     """The dealership channel for a Rasa input channel; a gateway may name it in the metadata."""
@@ -60,10 +75,32 @@ def channel_of(input_channel: str | None, metadata: dict[str, Any] | None = None
 
 
 class DatabaseAction(Action, ABC):
-    """An action that answers from, or writes to, the dealership database."""
+    """An action that answers from, or writes to, the dealership database.
+
+    Subclasses implement ``respond``. If the database cannot be reached, the customer is told so
+    plainly instead of getting no answer at all.
+    """
 
     def __init__(self, services: Services) -> None:
         self.services = services
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        try:
+            return await self.respond(dispatcher, tracker, domain)
+        except exc.SQLAlchemyError as error:
+            if not unreachable(error):
+                raise
+            logger.warning("%s: database unreachable: %s", self.name(), error)
+            dispatcher.utter_message(response="utter_system_busy")
+            return []
+
+    @abstractmethod
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """What the action does; database errors are handled by ``run``."""
 
 
 def language_of(tracker: Tracker) -> str:
@@ -88,3 +125,15 @@ def entity_values(tracker: Tracker, entity: str) -> list[Any]:
         if found.get("value") not in values:
             values.append(found.get("value"))
     return values
+
+
+def message_metadata(tracker: Tracker) -> dict[str, Any]:
+    """What the channel sent along with the latest message (the web widget's customData).
+
+    Rasa keeps it on the user event; the parse result of a payload such as "/greet" drops it.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata") or tracker.latest_message.get("metadata")
+            return metadata if isinstance(metadata, dict) else {}
+    return {}

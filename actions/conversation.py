@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.base import Services, channel_of
+from actions.base import Services, channel_of, message_metadata
 from actions.language import detect_language
-from crm_bridge import conversations
+from actions.leads import previous_value, save_lead
+from actions.slots import clean_budget, clean_models, clean_payment, clean_timeline, is_correction
+
+# The needs that may be mentioned outside the needs analysis ("不对，预算是35万").
+QUIET_CHECKS: Final[dict[str, Callable[[Any], Any]]] = {
+    "car_models": lambda value: clean_models(value, None),
+    "budget": clean_budget,
+    "purchase_timeline": clean_timeline,
+    "payment": clean_payment,
+}
 
 
 class ValidateSlotMappings(ValidationAction):
@@ -35,7 +45,7 @@ class ValidateSlotMappings(ValidationAction):
         """
         text: str = tracker.latest_message.get("text") or ""
         if text.startswith("/"):
-            hint = _message_metadata(tracker).get("language")
+            hint = message_metadata(tracker).get("language")
             return {"language": hint} if hint in ("zh", "en") else {}
         detected = detect_language(text)
         return {"language": detected} if detected else {}
@@ -54,26 +64,39 @@ class ValidateSlotMappings(ValidationAction):
             (e["value"] for e in events if e.get("event") == "slot" and e["name"] == "language"),
             tracker.get_slot("language"),
         )
-        channel = channel_of(tracker.get_latest_input_channel(), _message_metadata(tracker))
+        channel = channel_of(tracker.get_latest_input_channel(), message_metadata(tracker))
         at = _message_time(tracker) or self.services.clock()
-        await self.services.in_transaction(
-            lambda session: conversations.record_message(
-                session, tracker.sender_id, at, channel=channel, language=language
-            )
-        )
+        await self.services.write(
+            "conversation.message",
+            {"sender_id": tracker.sender_id, "at": at.isoformat(), "channel": channel,
+             "language": language},
+        )  # fmt: skip
+        if not tracker.active_loop.get("name"):
+            # Outside the needs analysis, values are checked quietly and the lead kept current;
+            # inside it, the form's validation speaks up about them.
+            needs = self._needs_outside_form(tracker)
+            tracker.add_slots(needs)
+            events += needs
+            if needs:
+                await save_lead(self.services, tracker, events)
         return events
 
-
-def _message_metadata(tracker: Tracker) -> dict[str, Any]:
-    """What the channel sent along with the latest message (the web widget's customData).
-
-    Rasa keeps it on the user event; the parse result of a payload such as "/greet" drops it.
-    """
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            metadata = event.get("metadata") or tracker.latest_message.get("metadata")
-            return metadata if isinstance(metadata, dict) else {}
-    return {}
+    def _needs_outside_form(self, tracker: Tracker) -> list[EventType]:
+        extracted = tracker.slots_to_validate()
+        events: list[EventType] = []
+        for slot, check in QUIET_CHECKS.items():
+            if slot not in extracted:
+                continue
+            value = check(extracted[slot])
+            if slot == "car_models" and value:
+                before = list(previous_value(tracker, slot) or [])
+                text = tracker.latest_message.get("text") or ""
+                if before and not is_correction(text):
+                    value = before + [code for code in value if code not in before]
+            events.append(
+                SlotSet(slot, value if value is not None else previous_value(tracker, slot))
+            )
+        return events
 
 
 def _message_time(tracker: Tracker) -> datetime | None:

@@ -49,7 +49,7 @@ class ActionAnswerPromotions(DatabaseAction):
     def name(self) -> str:
         return "action_answer_promotions"
 
-    async def run(
+    async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
@@ -75,7 +75,7 @@ class ActionAnswerDealerInfo(DatabaseAction):
     def name(self) -> str:
         return "action_answer_dealer_info"
 
-    async def run(
+    async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
@@ -106,7 +106,7 @@ class ActionAnswerFinancing(DatabaseAction):
     def name(self) -> str:
         return "action_answer_financing"
 
-    async def run(
+    async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
@@ -132,7 +132,7 @@ class ActionAnswerTradeIn(DatabaseAction):
     def name(self) -> str:
         return "action_answer_trade_in"
 
-    async def run(
+    async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)

@@ -12,6 +12,8 @@ from actions.dealership import (
     ActionAnswerPromotions,
     ActionAnswerTradeIn,
 )
+from actions.privacy import ActionErasePersonalData, ActionOptOut
+from actions.qualification import ActionSubmitQualification, ValidateQualificationForm
 from actions.session import ActionSessionStart
 from actions.vehicles import ActionAnswerModelInfo, ActionAnswerModels, ActionAnswerPrice
 
@@ -24,5 +26,9 @@ def build_actions(services: Services) -> list[Action]:
     return [
         ActionSessionStart(services),
         ValidateSlotMappings(services),
+        ValidateQualificationForm(services),
+        ActionSubmitQualification(services),
+        ActionOptOut(services),
+        ActionErasePersonalData(services),
         *(answer(services) for answer in answers),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 
 from rasa_sdk.endpoint import create_app
@@ -11,8 +12,27 @@ from sanic import Sanic
 
 from actions.base import Services
 from actions.registry import build_actions
+from actions.transcripts import Transcripts
 from crm_bridge.db import build_engine, build_session_factory
+from crm_bridge.outbox import Outbox
 from crm_bridge.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+# How often writes kept while the database was down are retried.
+DRAIN_INTERVAL_S = 3.0
+
+
+def build_services(settings: Settings) -> Services:
+    """Database, outbox and tracker store connections for the actions."""
+    sessions = build_session_factory(build_engine(settings.effective_database_url))
+    return Services(
+        settings=settings,
+        sessions=sessions,
+        outbox=Outbox(settings.outbox_path, sessions),
+        transcripts=Transcripts(build_engine(settings.effective_tracker_store_url)),
+    )
 
 
 def build_app(services: Services) -> Sanic:  # type: ignore[type-arg]
@@ -20,6 +40,21 @@ def build_app(services: Services) -> Sanic:  # type: ignore[type-arg]
     for action in build_actions(services):
         executor.register_action(action)
     app: Sanic = create_app(executor, cors_origins=None)  # type: ignore[type-arg]
+
+    async def drain_outbox() -> None:
+        """Write what was kept while the database was down, as soon as it is back."""
+        while True:
+            await asyncio.sleep(DRAIN_INTERVAL_S)
+            try:
+                if await asyncio.to_thread(services.outbox.pending):
+                    await asyncio.to_thread(services.outbox.drain)
+            except Exception:  # the loop must outlive any one failure
+                logger.exception("draining the outbox failed")
+
+    @app.after_server_start
+    async def start_draining(app: Sanic, _loop: object) -> None:  # type: ignore[type-arg]
+        app.add_task(drain_outbox(), name="drain_outbox")
+
     return app
 
 
@@ -31,9 +66,7 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    engine = build_engine(settings.effective_database_url)
-    services = Services(settings=settings, sessions=build_session_factory(engine))
-    app = build_app(services)
+    app = build_app(build_services(settings))
     app.run(
         host=args.host,
         port=args.port or settings.actions_port,

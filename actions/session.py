@@ -11,7 +11,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.base import DatabaseAction, channel_of
-from crm_bridge import conversations
 
 logger = logging.getLogger(__name__)
 
@@ -25,17 +24,16 @@ class ActionSessionStart(DatabaseAction):
     def name(self) -> str:
         return "action_session_start"
 
-    async def run(
+    async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         settings = self.services.settings
         metadata: dict[str, Any] = tracker.get_slot("session_started_metadata") or {}
         channel = channel_of(tracker.get_latest_input_channel(), metadata)
         started_at = self.services.clock()
-        await self.services.in_transaction(
-            lambda session: conversations.start_conversation(
-                session, tracker.sender_id, started_at, channel
-            )
+        await self.services.write(
+            "conversation.start",
+            {"sender_id": tracker.sender_id, "at": started_at.isoformat(), "channel": channel},
         )
         events: list[EventType] = [SessionStarted()]
         events += [

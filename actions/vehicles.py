@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
 from actions.base import DatabaseAction, asked_models, entity_values, language_of
+from actions.leads import note_interest
 from crm_bridge.catalog import Need, active_models, current_promotions, recommend
 from crm_bridge.models import CatalogModel
 
@@ -53,7 +54,7 @@ class ActionAnswerModels(DatabaseAction):
     def name(self) -> str:
         return "action_answer_models"
 
-    async def run(
+    async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language, need = language_of(tracker), _need(tracker)
@@ -71,7 +72,7 @@ class ActionAnswerModels(DatabaseAction):
 
         response, values = await self.services.in_transaction(answer)
         dispatcher.utter_message(response=response, **values)
-        return []
+        return await note_interest(self.services, tracker)
 
 
 def models_or_ask(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[str]:
@@ -88,7 +89,7 @@ class ActionAnswerPrice(DatabaseAction):
     def name(self) -> str:
         return "action_answer_price"
 
-    async def run(
+    async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
@@ -112,7 +113,7 @@ class ActionAnswerPrice(DatabaseAction):
                 response="utter_current_offers", offers=fmt.joined(offers, language)
             )
         dispatcher.utter_message(response="utter_quote_by_consultant")
-        return []
+        return await note_interest(self.services, tracker)
 
 
 class ActionAnswerModelInfo(DatabaseAction):
@@ -121,7 +122,7 @@ class ActionAnswerModelInfo(DatabaseAction):
     def name(self) -> str:
         return "action_answer_model_info"
 
-    async def run(
+    async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
@@ -139,4 +140,4 @@ class ActionAnswerModelInfo(DatabaseAction):
                 efficiency=fmt.efficiency(model, language),
                 highlights=fmt.highlight(model, language),
             )
-        return []
+        return await note_interest(self.services, tracker)

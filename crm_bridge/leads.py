@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crm_bridge.conversations import latest_conversation
+from crm_bridge.conversations import latest_conversation, start_conversation
 from crm_bridge.models import CLOSED_STATUSES, Customer, Lead, LeadEvent, LeadModel
 from crm_bridge.models.leads import OPEN_LEAD_SQL
 
@@ -103,16 +103,17 @@ def record_lead(
     """
     if not update.consent:
         return None
-    conversation = latest_conversation(session, sender_id)
-    customer = _customer(session, conversation.customer_id if conversation else None, update, at)
+    conversation = latest_conversation(session, sender_id) or start_conversation(
+        session, sender_id, at, update.channel
+    )  # the conversation ties later writes to the same customer
+    customer = _customer(session, conversation.customer_id, update, at)
     lead, created = open_lead(session, customer, at)
     if created:
         _event(session, lead, at, source, "created", None, None, "new")
     _apply(session, lead, update, source, at)
     _set_customer(customer, update, at)
-    if conversation is not None:
-        conversation.customer_id = customer.id
-        conversation.lead_id = lead.id
+    conversation.customer_id = customer.id
+    conversation.lead_id = lead.id
     return lead
 
 

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         return self.tracker_store_url or f"sqlite:///{self.var_dir / 'tracker.db'}"
 
     @property
+    def outbox_path(self) -> Path:
+        """Writes waiting for the dealership database (local to each action server)."""
+        return self.var_dir / "outbox.sqlite"
+
+    @property
     def dealer_data_path(self) -> Path:
         return self.dealer_data or PROJECT_ROOT / "crm_bridge" / "data" / "demo_dealer.yml"
 

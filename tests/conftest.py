@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from actions.base import Services
+from actions.transcripts import Transcripts
 from crm_bridge import migrate
+from crm_bridge.outbox import Outbox
 from crm_bridge.db import SessionFactory, build_engine, build_session_factory
 from crm_bridge.settings import Settings
 
@@ -24,6 +28,19 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {"var_dir": tmp_path / "var"}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
+
+
+def make_services(
+    settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime] | None = None
+) -> Services:
+    """The actions' services on a test database, with a real outbox and tracker store."""
+    return Services(
+        settings=settings,
+        sessions=sessions,
+        outbox=Outbox(settings.outbox_path, sessions),
+        transcripts=Transcripts(build_engine(settings.effective_tracker_store_url)),
+        **({"clock": clock} if clock else {}),
+    )
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ class Conversation(Base):
         ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
+    opted_out_at: Mapped[datetime | None]  # "退订" from a customer we hold no phone number for
 
     def __repr__(self) -> str:
         return f"Conversation(id={self.id}, sender_id={self.sender_id!r}, channel={self.channel!r})"

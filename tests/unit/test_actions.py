@@ -14,7 +14,7 @@ from actions.registry import build_actions
 from actions.session import ActionSessionStart
 from crm_bridge.db import SessionFactory
 from crm_bridge.models import Conversation
-from tests.conftest import make_settings
+from tests.conftest import make_services, make_settings
 from tests.domain import load_domain
 
 NOW = datetime(2026, 11, 22, 2, 30, tzinfo=UTC)
@@ -23,7 +23,7 @@ NOW = datetime(2026, 11, 22, 2, 30, tzinfo=UTC)
 @pytest.fixture
 def services(sessions: SessionFactory, tmp_path: Any) -> Services:
     settings = make_settings(tmp_path, dealer_name="测试<b>奥迪</b>", dealer_name_en="Test Audi")
-    return Services(settings=settings, sessions=sessions, clock=lambda: NOW)
+    return make_services(settings, sessions, lambda: NOW)
 
 
 def tracker(

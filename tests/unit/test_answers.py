@@ -21,7 +21,7 @@ from actions.vehicles import ActionAnswerModelInfo, ActionAnswerModels, ActionAn
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
-from tests.conftest import make_settings
+from tests.conftest import make_services, make_settings
 from tests.domain import load_domain
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
@@ -31,7 +31,7 @@ NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 def services(sessions: SessionFactory, tmp_path: Path) -> Services:
     with transaction(sessions) as session:
         load_dealer_data_into(session, load_dealer_data())
-    return Services(settings=make_settings(tmp_path), sessions=sessions, clock=lambda: NOW)
+    return make_services(make_settings(tmp_path), sessions, lambda: NOW)
 
 
 def tracker(intent: str, entities: list[tuple[str, Any]], language: str = "zh") -> Tracker:
@@ -50,9 +50,24 @@ def tracker(intent: str, entities: list[tuple[str, Any]], language: str = "zh") 
 
 async def said(action: Any, tracker: Tracker) -> list[dict[str, Any]]:
     dispatcher = CollectingDispatcher()
-    assert await action.run(dispatcher, tracker, load_domain()) == []
+    events = await action.run(dispatcher, tracker, load_domain())
+    # Answers only ever note the interest a question shows (models, budget).
+    assert {e["name"] for e in events} <= {"car_models", "budget"}
     messages: list[dict[str, Any]] = dispatcher.messages
     return messages
+
+
+async def test_a_question_notes_interest(services: Services) -> None:
+    events = await ActionAnswerPrice(services).run(
+        CollectingDispatcher(), tracker("ask_price", [("car_model", "Q5L")]), load_domain()
+    )
+    assert [(e["name"], e["value"]) for e in events] == [("car_models", ["Q5L"])]
+    events = await ActionAnswerModels(services).run(
+        CollectingDispatcher(),
+        tracker("ask_models", [("seats", 7), ("budget", 800000)]),
+        load_domain(),
+    )
+    assert [(e["name"], e["value"]) for e in events] == [("budget", 800000)]
 
 
 def responses(messages: list[dict[str, Any]]) -> list[str]:
@@ -140,11 +155,7 @@ async def test_model_info(services: Services) -> None:
 
 
 async def test_offers_expire(services: Services, sessions: SessionFactory, tmp_path: Path) -> None:
-    later = Services(
-        settings=services.settings,
-        sessions=sessions,
-        clock=lambda: datetime(2027, 6, 1, tzinfo=UTC),
-    )
+    later = make_services(services.settings, sessions, lambda: datetime(2027, 6, 1, tzinfo=UTC))
     messages = await said(ActionAnswerPromotions(later), tracker("ask_promotion", []))
     assert responses(messages) == ["utter_no_offers"]
     messages = await said(ActionAnswerPromotions(services), tracker("ask_promotion", []))

@@ -1,0 +1,300 @@
+"""Needs analysis (the qualification form): what the buyer wants, then consent, then contact.
+
+The form asks only for what is still missing, re-asks with a clear example when an answer does not
+fit, offers to skip after repeated failures ("跳过" / "skip" is a ``deny``), accepts corrections at
+any point, and lets other questions through (the rules answer them and the form resumes). The lead
+is written after every turn once the customer has consented.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+from sqlalchemy import exc
+
+from actions import formatting as fmt
+from actions import slots as checks
+from actions.base import DatabaseAction, Services, language_of
+from actions.leads import CONTACT, NEEDS, previous_value, save_lead, slot_view
+from crm_bridge.catalog import active_models
+from crm_bridge.outbox import unreachable
+
+FORM: Final = "qualification_form"
+# Intents that answer the form's question; anything else is a question or request of its own.
+ANSWERS: Final = frozenset({"inform", "affirm", "deny", "nlu_fallback"})
+# After this many unusable answers to the same question, the customer is offered to skip it.
+OFFER_SKIP_AFTER: Final = 2
+# What is said when an answer does not fit, per question.
+INVALID: Final = {
+    "car_models": "utter_invalid_car_models",
+    "budget": "utter_invalid_budget",
+    "purchase_timeline": "utter_invalid_purchase_timeline",
+    "payment": "utter_invalid_payment",
+    "trade_in": "utter_invalid_trade_in",
+    "trade_in_vehicle": "utter_invalid_trade_in_vehicle",
+    "consent": "utter_invalid_consent",
+    "name": "utter_invalid_name",
+    "phone": "utter_invalid_phone",
+}
+LABELS: Final = {
+    "zh": {"car_models": "意向车型", "budget": "预算", "purchase_timeline": "购车时间",
+           "payment": "付款方式", "trade_in": "旧车置换", "trade_in_vehicle": "置换车辆",
+           "name": "姓名", "phone": "电话"},
+    "en": {"car_models": "models", "budget": "budget", "purchase_timeline": "timeline",
+           "payment": "payment", "trade_in": "trade-in", "trade_in_vehicle": "trade-in car",
+           "name": "name", "phone": "phone"},
+}  # fmt: skip
+
+
+def required_slots_for(slots: dict[str, Any]) -> list[str]:
+    """The form's questions in order, given what is known.
+
+    Consent comes right before the contact details, or first if the customer volunteered a name
+    or phone number; without consent no contact details are asked for. Skipped questions go.
+    """
+    needs = list(NEEDS)
+    if slots.get("trade_in") is True:
+        needs.append("trade_in_vehicle")
+    consent = slots.get("consent")
+    volunteered = [s for s in CONTACT if slots.get(s) is not None]
+    contact = list(CONTACT) if consent is True else volunteered
+    order = ["consent", *needs] if volunteered and consent is None else [*needs, "consent"]
+    skipped = set(slots.get("skipped_slots") or [])
+    return [s for s in order + contact if s not in skipped]
+
+
+def display(slot: str, value: Any, language: str) -> str:
+    """A slot value as the customer reads it."""
+    if slot == "car_models":
+        return fmt.joined(value or [], language)
+    if slot == "budget":
+        return fmt.money(int(value), language)
+    if slot == "purchase_timeline":
+        return f"within {value} days" if language == "en" else f"{value}天内"
+    if slot == "payment":
+        return fmt.PAYMENT[language].get(value, str(value))
+    if slot == "trade_in":
+        yes, no = ("yes", "no") if language == "en" else ("有", "无")
+        return yes if value else no
+    return str(value)
+
+
+def summary(slots: dict[str, Any], language: str) -> str:
+    """What the customer told us, one "label: value" per known need."""
+    parts = []
+    for slot in (*NEEDS, "trade_in_vehicle"):
+        value = slots.get(slot)
+        if value is None or value == []:
+            continue
+        label = LABELS[language][slot]
+        shown = display(slot, value, language)
+        parts.append(f"{label}: {shown}" if language == "en" else f"{label}：{shown}")
+    return ("; " if language == "en" else "；").join(parts)
+
+
+def just_answered(tracker: Tracker) -> bool:
+    """Whether the form runs right after a customer message (not after answering a question)."""
+    seen_form = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "slot":
+            continue
+        if kind == "action" and event.get("name") == FORM and not seen_form:
+            seen_form = True
+            continue
+        return bool(kind == "user")
+    return False
+
+
+class ValidateQualificationForm(FormValidationAction):
+    """Validates every answer of the needs analysis and writes the lead as it goes."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def name(self) -> str:
+        return "validate_qualification_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        return required_slots_for(tracker.slots)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events = self._unanswered(dispatcher, tracker)
+        # Known to what follows, but not validated again as if the customer had said them.
+        tracker.slots.update({e["name"]: e["value"] for e in events})
+        events += await super().run(dispatcher, tracker, domain)
+        await save_lead(self.services, tracker, events)
+        return events
+
+    def _unanswered(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """The customer answered the question with nothing usable: skip it or ask again."""
+        requested = tracker.get_slot("requested_slot")
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if not requested or not just_answered(tracker) or intent not in ANSWERS:
+            return []
+        if tracker.slots_to_validate():
+            return []  # something was understood: validated below
+        if intent == "deny":
+            skipped = [*(tracker.get_slot("skipped_slots") or []), requested]
+            dispatcher.utter_message(response="utter_skipped")
+            return [SlotSet("skipped_slots", skipped)]
+        return [SlotSet(requested, None), *self._failed(dispatcher, tracker, requested)]
+
+    def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> list[Any]:
+        """Say what was wrong; after repeated failures, explain and offer to skip."""
+        failures = dict(tracker.get_slot("slot_failures") or {})
+        failures[slot] = failures.get(slot, 0) + 1
+        dispatcher.utter_message(response=INVALID[slot])
+        if failures[slot] >= OFFER_SKIP_AFTER and slot != "consent":
+            dispatcher.utter_message(response="utter_offer_skip")
+        return [SlotSet("slot_failures", failures)]
+
+    def _result(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        slot: str,
+        value: Any,
+        cleaned: Any,
+    ) -> dict[str, Any]:
+        """{slot: cleaned}; a failure is said and counted, a correction is confirmed."""
+        if cleaned is None:
+            events = self._failed(dispatcher, tracker, slot)
+            return {slot: None, **{e["name"]: e["value"] for e in events}}
+        before = previous_value(tracker, slot)
+        if before is not None and before != cleaned:
+            language = language_of(tracker)
+            dispatcher.utter_message(
+                response="utter_slot_updated",
+                field=LABELS[language][slot],
+                value=display(slot, cleaned, language),
+            )
+        return {slot: cleaned}
+
+    async def validate_car_models(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Catalog models; added to those named before unless the customer corrects them."""
+        before = list(previous_value(tracker, "car_models") or [])
+        requested = tracker.get_slot("requested_slot")
+        if requested in ("trade_in", "trade_in_vehicle"):
+            return {"car_models": before or None}  # the car to trade in, not one to buy
+        cleaned = checks.clean_models(value, await self._catalog_codes())
+        text = tracker.latest_message.get("text") or ""
+        if cleaned and before and requested != "car_models" and not checks.is_correction(text):
+            cleaned = before + [code for code in cleaned if code not in before]
+        return self._result(dispatcher, tracker, "car_models", value, cleaned)
+
+    async def _catalog_codes(self) -> set[str] | None:
+        try:
+            models = await self.services.in_transaction(active_models)
+        except exc.SQLAlchemyError as error:  # the NLU only yields catalog codes anyway
+            if unreachable(error):
+                return None
+            raise
+        return {m.code for m in models}
+
+    async def validate_budget(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The most the customer will spend, in CNY."""
+        return self._result(dispatcher, tracker, "budget", value, checks.clean_budget(value))
+
+    async def validate_purchase_timeline(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Days until the purchase; decides the intention level H/A/B/C."""
+        cleaned = checks.clean_timeline(value)
+        return self._result(dispatcher, tracker, "purchase_timeline", value, cleaned)
+
+    async def validate_payment(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Cash, loan or lease."""
+        return self._result(dispatcher, tracker, "payment", value, checks.clean_payment(value))
+
+    async def validate_trade_in(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Whether there is a car to trade in; without one, no trade-in car is kept."""
+        cleaned = checks.clean_yes_no(value)
+        result = self._result(dispatcher, tracker, "trade_in", value, cleaned)
+        if cleaned is False:
+            result["trade_in_vehicle"] = None
+        return result
+
+    async def validate_trade_in_vehicle(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The car to trade in, as the customer describes it."""
+        cleaned = checks.clean_trade_in_vehicle(value)
+        if cleaned is None and tracker.get_slot("requested_slot") != "trade_in_vehicle":
+            return {"trade_in_vehicle": None}  # a bare "有" to "any car to trade in?"
+        return self._result(dispatcher, tracker, "trade_in_vehicle", value, cleaned)
+
+    async def validate_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Yes: the lead may be stored. No: forget any contact details already given."""
+        if value is True:
+            dispatcher.utter_message(response="utter_consent_thanks")
+            return {"consent": True}
+        if value is False:
+            dispatcher.utter_message(response="utter_consent_declined")
+            return {"consent": False, "name": None, "phone": None, "trade_in_vehicle": None}
+        return {"consent": None}
+
+    async def validate_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A name of letters only; text that looks like markup or code is refused."""
+        result = self._result(dispatcher, tracker, "name", value, checks.clean_name(value))
+        return {**result, **_ask_consent_again(tracker, result.get("name"))}
+
+    async def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A valid number, stored in E.164 (Chinese numbers without +86)."""
+        result = self._result(dispatcher, tracker, "phone", value, checks.clean_phone(value))
+        return {**result, **_ask_consent_again(tracker, result.get("phone"))}
+
+
+def _ask_consent_again(tracker: Tracker, given: Any) -> dict[str, Any]:
+    """Someone who declined and then gives contact details anyway is asked again."""
+    return {"consent": None} if given is not None and tracker.get_slot("consent") is False else {}
+
+
+class ActionSubmitQualification(DatabaseAction):
+    """End of the needs analysis: the lead is saved and the customer told what happens next."""
+
+    def name(self) -> str:
+        return "action_submit_qualification"
+
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        slots = slot_view(tracker, [])
+        language = language_of(tracker)
+        needs = summary(slots, language) or ("no details yet" if language == "en" else "暂无")
+        if await save_lead(self.services, tracker, []):
+            phone = checks.clean_phone(slots.get("phone"))
+            if phone:
+                dispatcher.utter_message(response="utter_qualified", summary=needs, phone=phone)
+            else:
+                dispatcher.utter_message(response="utter_noted_without_contact", summary=needs)
+        else:
+            dispatcher.utter_message(response="utter_needs_noted_anonymous", summary=needs)
+        return [SlotSet("slot_failures", None)]

@@ -1,0 +1,90 @@
+"""Erasing what a customer said from Rasa's tracker store (the conversation transcripts).
+
+Rasa's SQL tracker store appends each conversation's events as rows of one ``events`` table and,
+when it saves a tracker, writes only the rows beyond those it already holds. Rows are therefore
+redacted in place, never deleted: the number of rows stays right and Rasa keeps appending after
+them. What identifies the person goes (message text, entities, metadata, the bot's replies that
+may repeat it, personal slot values); intents and actions stay, so the anonymous counts do too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, exc, select, update
+
+logger = logging.getLogger(__name__)
+
+# Slots whose values identify the customer.
+PERSONAL_SLOTS = frozenset({"name", "phone", "email", "trade_in_vehicle"})
+REDACTED = "[erased]"
+
+_events = Table(
+    "events",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255)),
+    Column("type_name", String(255)),
+    Column("data", Text),
+)
+
+
+def redact_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event without what identifies the customer."""
+    kind = event.get("event")
+    if kind == "user":
+        event["text"] = REDACTED
+        event["metadata"] = {}
+        parse = event.get("parse_data")
+        if isinstance(parse, dict):
+            parse["text"] = REDACTED
+            parse["entities"] = []
+            parse.pop("metadata", None)
+    elif kind == "bot":
+        event["text"] = REDACTED
+        event["data"] = {}
+        event["metadata"] = {}
+    elif kind == "slot" and event.get("name") in PERSONAL_SLOTS:
+        event["value"] = None
+    return event
+
+
+class Transcripts:
+    """Rasa's tracker store, as far as erasure needs it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def redact(self, sender_ids: Iterable[str]) -> int:
+        """Redact every stored event of these conversations; returns how many rows changed."""
+        senders = sorted(set(sender_ids))
+        if not senders:
+            return 0
+        changed = 0
+        try:
+            with self.engine.begin() as connection:
+                rows = connection.execute(
+                    select(_events.c.id, _events.c.data).where(
+                        _events.c.sender_id.in_(senders),
+                        _events.c.type_name.in_(("user", "bot", "slot")),
+                    )
+                ).all()
+                for row_id, data in rows:
+                    event = json.loads(data)
+                    redacted = json.dumps(redact_event(json.loads(data)), ensure_ascii=False)
+                    if redacted != json.dumps(event, ensure_ascii=False):
+                        connection.execute(
+                            update(_events).where(_events.c.id == row_id).values(data=redacted)
+                        )
+                        changed += 1
+        except exc.NoSuchTableError:
+            return 0
+        except exc.OperationalError as error:
+            if "no such table" in str(error):
+                return 0
+            raise
+        logger.info("erased transcripts of %d conversation(s), %d events", len(senders), changed)
+        return changed

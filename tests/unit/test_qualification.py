@@ -1,0 +1,282 @@
+"""The needs-analysis form's validation, with trackers built in code and a real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import func, select
+
+from actions.base import Services
+from actions.qualification import ActionSubmitQualification, ValidateQualificationForm
+from crm_bridge.catalog import load_dealer_data_into
+from crm_bridge.db import SessionFactory, transaction
+from crm_bridge.dealer_data import load_dealer_data
+from crm_bridge.exports import lead_records
+from crm_bridge.models import Customer, Lead
+from tests.conftest import make_services, make_settings
+from tests.domain import load_domain
+
+NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+FORM = "qualification_form"
+
+
+@pytest.fixture
+def services(sessions: SessionFactory, tmp_path: Path) -> Services:
+    with transaction(sessions) as session:
+        load_dealer_data_into(session, load_dealer_data())
+    return make_services(make_settings(tmp_path), sessions, lambda: NOW)
+
+
+def turn(
+    text: str,
+    intent: str,
+    *,
+    before: dict[str, Any] | None = None,
+    candidates: dict[str, Any] | None = None,
+    requested: str | None = None,
+    entities: list[dict[str, Any]] | None = None,
+    sender: str = "c1",
+) -> Tracker:
+    """The tracker Rasa's form hands to the validation action after a customer message."""
+    parse = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
+    before, candidates = before or {}, candidates or {}
+    events: list[dict[str, Any]] = [
+        *({"event": "slot", "name": k, "value": v} for k, v in before.items()),
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest",
+         "timestamp": NOW.timestamp(), "metadata": {}},
+        {"event": "slot", "name": "requested_slot", "value": requested},
+        {"event": "action", "name": FORM},
+        *({"event": "slot", "name": k, "value": v} for k, v in candidates.items()),
+    ]  # fmt: skip
+    slots = {"language": "zh", **before, **candidates, "requested_slot": requested}
+    return Tracker(
+        sender_id=sender,
+        slots=slots,
+        latest_message=parse,
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={"name": FORM},
+        latest_action_name=FORM,
+    )
+
+
+async def validate(services: Services, tracker: Tracker) -> tuple[dict[str, Any], list[str]]:
+    dispatcher = CollectingDispatcher()
+    events = await ValidateQualificationForm(services).run(dispatcher, tracker, load_domain())
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    return slots, [m.get("response") for m in dispatcher.messages]
+
+
+def leads(sessions: SessionFactory) -> list[dict[str, Any]]:
+    with sessions() as session:
+        return lead_records(session, UTC)
+
+
+FIRST = {"name": "张伟", "phone": "+8613800138000", "car_models": ["Q5L"], "budget": 400000}
+
+
+async def test_first_message_fills_four_slots_and_asks_consent_before_storing(
+    services: Services, sessions: SessionFactory
+) -> None:
+    slots, said = await validate(
+        services, turn("我叫张伟，电话13800138000，想看Q5L，预算40万", "inform", candidates=FIRST)
+    )
+    assert {k: slots[k] for k in FIRST} == FIRST
+    assert slots["requested_slot"] == "consent"
+    assert said == []
+    assert leads(sessions) == []  # nothing personal before consent
+
+
+async def test_consent_writes_the_lead_and_a_timeline_qualifies_it(
+    services: Services, sessions: SessionFactory
+) -> None:
+    slots, said = await validate(
+        services,
+        turn("同意", "affirm", before=FIRST, candidates={"consent": True}, requested="consent"),
+    )
+    assert slots["consent"] is True
+    assert said == ["utter_consent_thanks"]
+    assert slots["requested_slot"] == "purchase_timeline"
+    [lead] = leads(sessions)
+    assert (lead["name"], lead["phone"], lead["model_interest"], lead["budget_cny_max"]) == (
+        "张伟", "+8613800138000", ["Q5L"], 400000,
+    )  # fmt: skip
+    assert (lead["status"], lead["level"], lead["consent"]) == ("new", "C", True)
+
+    known = {**FIRST, "consent": True}
+    slots, _ = await validate(
+        services,
+        turn("两周内", "inform", before=known, candidates={"purchase_timeline": 14},
+             requested="purchase_timeline"),
+    )  # fmt: skip
+    assert slots["requested_slot"] == "payment"
+    [lead] = leads(sessions)
+    assert (lead["status"], lead["level"], lead["purchase_timeline_days"]) == ("qualified", "A", 14)
+
+
+async def test_invalid_phone_is_re_asked_then_skipping_is_offered(
+    services: Services, sessions: SessionFactory
+) -> None:
+    known = {"consent": True, "name": "张伟"}
+    slots, said = await validate(
+        services, turn("12345", "inform", before=known, candidates={"phone": "12345"},
+                       requested="phone"),
+    )  # fmt: skip
+    assert slots["phone"] is None
+    assert said == ["utter_invalid_phone"]
+    assert slots["slot_failures"] == {"phone": 1}
+    slots, said = await validate(
+        services,
+        turn("138001380", "inform", before={**known, "slot_failures": {"phone": 1}},
+             candidates={"phone": "138001380"}, requested="phone"),
+    )  # fmt: skip
+    assert said == ["utter_invalid_phone", "utter_offer_skip"]
+    [lead] = leads(sessions)
+    assert lead["phone"] is None  # the lead exists (consent), without a wrong number
+
+
+async def test_an_answer_with_nothing_usable_is_re_asked(services: Services) -> None:
+    slots, said = await validate(
+        services, turn("嗯嗯", "nlu_fallback", before={"car_models": ["Q5L"]}, requested="budget")
+    )
+    assert slots["budget"] is None
+    assert said == ["utter_invalid_budget"]
+    assert slots["requested_slot"] == "budget"
+
+
+async def test_skip_moves_on(services: Services) -> None:
+    slots, said = await validate(
+        services, turn("不想说", "deny", before={"car_models": ["Q5L"]}, requested="budget")
+    )
+    assert slots["skipped_slots"] == ["budget"]
+    assert said == ["utter_skipped"]
+    assert slots["requested_slot"] == "purchase_timeline"
+
+
+async def test_a_question_mid_form_is_left_to_the_rules(services: Services) -> None:
+    slots, said = await validate(
+        services, turn("Q7多少钱", "ask_price", before={"car_models": ["Q5L"]}, requested="budget")
+    )
+    # Nothing but the requested slot: Rasa rejects the form and the question gets answered.
+    assert set(slots) <= {"requested_slot"}
+    assert said == []
+
+
+async def test_correction_is_confirmed(services: Services, sessions: SessionFactory) -> None:
+    known = {**FIRST, "consent": True, "purchase_timeline": 14}
+    slots, said = await validate(
+        services,
+        turn("不对，预算是35万", "deny", before=known, candidates={"budget": 350000},
+             requested="payment"),
+    )  # fmt: skip
+    assert slots["budget"] == 350000
+    assert said == ["utter_slot_updated"]
+    [lead] = leads(sessions)
+    assert lead["budget_cny_max"] == 350000
+
+
+async def test_models_add_up_unless_corrected(services: Services) -> None:
+    known = {"car_models": ["Q5L"]}
+    slots, _ = await validate(
+        services,
+        turn("A6L也想看看", "inform", before=known, candidates={"car_models": ["A6L"]},
+             requested="budget"),
+    )  # fmt: skip
+    assert slots["car_models"] == ["Q5L", "A6L"]
+    slots, _ = await validate(
+        services,
+        turn("不对，我想看的是A6L", "inform", before=known, candidates={"car_models": ["A6L"]},
+             requested="budget"),
+    )  # fmt: skip
+    assert slots["car_models"] == ["A6L"]
+    slots, said = await validate(
+        services,
+        turn("Model Y", "inform", candidates={"car_models": ["Model Y"]}, requested="car_models"),
+    )
+    assert slots["car_models"] is None
+    assert said == ["utter_invalid_car_models"]
+
+
+async def test_the_trade_in_car_is_not_an_interest(services: Services) -> None:
+    known = {"car_models": ["Q5L"], "budget": 400000}
+    slots, _ = await validate(
+        services,
+        turn("有，一台2016年的A4L", "affirm", before=known, requested="trade_in",
+             candidates={"trade_in": True, "car_models": ["A4L"],
+                         "trade_in_vehicle": "有，一台2016年的A4L"}),
+    )  # fmt: skip
+    assert slots["car_models"] == ["Q5L"]
+    assert slots["trade_in"] is True
+    assert slots["trade_in_vehicle"] == "2016年的A4L"
+
+
+async def test_declining_consent_forgets_contact_details(
+    services: Services, sessions: SessionFactory
+) -> None:
+    slots, said = await validate(
+        services,
+        turn("不同意", "deny", before=FIRST, candidates={"consent": False}, requested="consent"),
+    )
+    assert (slots["consent"], slots["name"], slots["phone"]) == (False, None, None)
+    assert said == ["utter_consent_declined"]
+    assert leads(sessions) == []
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["<script>alert(1)</script>", "Robert'); DROP TABLE customers;--", "😀😀", "x" * 10_000],
+)
+async def test_names_that_are_not_names_are_refused(
+    services: Services, sessions: SessionFactory, name: str
+) -> None:
+    slots, said = await validate(
+        services,
+        turn(name, "inform", before={"consent": True}, candidates={"name": name},
+             requested="name"),
+    )  # fmt: skip
+    assert slots["name"] is None
+    assert said == ["utter_invalid_name"]
+    with sessions() as session:
+        assert session.scalars(select(Customer.name)).all() in ([], [None])
+
+
+async def test_submit_tells_what_happens_next(
+    services: Services, sessions: SessionFactory
+) -> None:
+    known = {**FIRST, "consent": True, "purchase_timeline": 7, "payment": "loan", "trade_in": False}
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitQualification(services).run(
+        dispatcher, turn("没有", "deny", before=known), load_domain()
+    )
+    [message] = dispatcher.messages
+    assert message["response"] == "utter_qualified"
+    assert message["phone"] == "+8613800138000"
+    assert message["summary"] == "意向车型：Q5L；预算：40万元；购车时间：7天内；付款方式：贷款；旧车置换：无"
+    [lead] = leads(sessions)
+    assert (lead["status"], lead["level"], lead["payment"], lead["trade_in"]) == (
+        "qualified", "H", "loan", False,
+    )  # fmt: skip
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Lead)) == 1
+
+
+async def test_submit_without_consent_stores_nothing(
+    services: Services, sessions: SessionFactory
+) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionSubmitQualification(services).run(
+        dispatcher,
+        turn("不同意", "deny", before={"car_models": ["Q7"], "consent": False}),
+        load_domain(),
+    )
+    assert [m["response"] for m in dispatcher.messages] == ["utter_needs_noted_anonymous"]
+    assert leads(sessions) == []
