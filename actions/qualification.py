@@ -102,7 +102,7 @@ def just_answered(tracker: Tracker) -> bool:
     seen_form = False
     for event in reversed(tracker.events):
         kind = event.get("event")
-        if kind == "slot":
+        if kind in ("slot", "user_featurization"):
             continue
         if kind == "action" and event.get("name") == FORM and not seen_form:
             seen_form = True
@@ -145,13 +145,36 @@ class ValidateQualificationForm(FormValidationAction):
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if not requested or not just_answered(tracker) or intent not in ANSWERS:
             return []
-        if tracker.slots_to_validate():
+        if tracker.slots_to_validate() or self._understood_from_text(tracker, requested):
             return []  # something was understood: validated below
         if intent == "deny":
             skipped = [*(tracker.get_slot("skipped_slots") or []), requested]
             dispatcher.utter_message(response="utter_skipped")
             return [SlotSet("skipped_slots", skipped)]
         return [SlotSet(requested, None), *self._failed(dispatcher, tracker, requested)]
+
+    @staticmethod
+    def _understood_from_text(tracker: Tracker, requested: str) -> bool:
+        text = tracker.latest_message.get("text") or ""
+        return requested == "trade_in" and checks.yes_or_no(text) is not None
+
+    async def extract_trade_in(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A plain "有"/"没有" to the trade-in question, whatever intent the NLU saw in it.
+
+        A description of a car given right away ("一台2016年的帕萨特") is a yes, too.
+        """
+        if tracker.get_slot("requested_slot") != "trade_in" or not just_answered(tracker):
+            return {}
+        if "trade_in" in tracker.slots_to_validate():
+            return {}
+        text = tracker.latest_message.get("text") or ""
+        answer = checks.yes_or_no(text)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if answer is None and intent == "ask_trade_in" and checks.clean_trade_in_vehicle(text):
+            answer = True
+        return {} if answer is None else {"trade_in": answer}
 
     def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> list[Any]:
         """Say what was wrong; after repeated failures, explain and offer to skip."""
@@ -248,7 +271,13 @@ class ValidateQualificationForm(FormValidationAction):
     async def validate_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Yes: the lead may be stored. No: forget any contact details already given."""
+        """Yes: the lead may be stored. No: forget any contact details already given.
+
+        Consent must be explicit: an emoji-only reply is asked again.
+        """
+        text = tracker.latest_message.get("text") or ""
+        if value is True and not any(c.isalnum() for c in text):
+            return self._result(dispatcher, tracker, "consent", value, None)
         if value is True:
             dispatcher.utter_message(response="utter_consent_thanks")
             return {"consent": True}

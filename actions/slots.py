@@ -44,6 +44,27 @@ _CORRECTION = re.compile(
 )
 
 
+_YES = re.compile(
+    r"^(?:有|有的|有啊|有呀|嗯有|是的|是|对|要|需要|yes|yeah|yep|sure|i do|i have one)"
+    r"(?:$|[\s,，。.!！~]|一台|一辆|台|辆|的|a\b|an\b)",
+    re.IGNORECASE,
+)
+_NO = re.compile(
+    r"^(?:没有|没|无|不用|不需要|不要|no|nope|none|not really|i don't|no car)(?:$|[\s,，。.!！~])",
+    re.IGNORECASE,
+)
+
+
+def yes_or_no(text: str) -> bool | None:
+    """A plain yes or no at the start of an answer ("有，一台帕萨特" -> True)."""
+    text = (text or "").strip()
+    if _NO.match(text):
+        return False
+    if _YES.match(text):
+        return True
+    return None
+
+
 def is_correction(text: str) -> bool:
     """Whether the customer is correcting something said before ("不对，…", "I meant …")."""
     return bool(_CORRECTION.search(text or ""))

@@ -199,12 +199,16 @@ _TIMELINE_WORDS: tuple[tuple[tuple[str, ...], int], ...] = (
 )  # fmt: skip
 
 
+_ONE_UNIT = re.compile(r"\b(?:a|an|one)\s+(?=(?:day|week|month|year)s?\b)")
+
+
 def purchase_timeline_days(text: str) -> int | None:
     """Days until the planned purchase ("两周之内" -> 14, "下个月" -> 30, "半年后" -> 180)."""
     plain = _english_digits(normalize_text(text))
     for words, days in _TIMELINE_WORDS[:3]:  # fractions first: "半年" must not read as "年"
         if any(word in plain for word in words):
             return days
+    plain = _ONE_UNIT.sub("1 ", plain)  # "within a month" -> "within 1 month"
     for value, _, end in numbers(plain):
         for pattern, unit in _DAYS_PER:
             if pattern.match(plain[end:]):

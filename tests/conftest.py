@@ -15,8 +15,8 @@ from sqlalchemy.engine import make_url
 from actions.base import Services
 from actions.transcripts import Transcripts
 from crm_bridge import migrate
-from crm_bridge.outbox import Outbox
 from crm_bridge.db import SessionFactory, build_engine, build_session_factory
+from crm_bridge.outbox import Outbox
 from crm_bridge.settings import Settings
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")

@@ -81,9 +81,14 @@ def test_responses_are_used_by_stories_rules_or_actions(validator: Validator) ->
     actions_source = "\n".join(
         p.read_text(encoding="utf-8") for p in (ROOT / "actions").glob("*.py")
     )
+    asked_by_forms = {
+        f"utter_ask_{slot}"
+        for form in validator.domain.forms.values()
+        for slot in form.get("required_slots", [])
+    }
     unused = [
         name
         for name in validator.domain.responses
-        if name not in used_in_stories and f'"{name}"' not in actions_source
+        if name not in used_in_stories | asked_by_forms and f'"{name}"' not in actions_source
     ]
     assert unused == []

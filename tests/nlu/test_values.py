@@ -119,7 +119,8 @@ def test_times_follow_the_configured_zone_across_daylight_saving() -> None:
         ("两周之内", 14), ("下个月", 30), ("半年后", 180), ("这周", 7), ("马上", 7),
         ("明年", 365), ("两三个月", 90), ("半个月内", 15), ("一个月内", 30), ("三个月左右", 90),
         ("in 6 months", 180), ("within two weeks", 14), ("a couple of months", 60),
-        ("next month", 30), ("asap", 7), ("10天内", 10),
+        ("next month", 30), ("asap", 7), ("10天内", 10), ("within a month", 30),
+        ("in a week or so", 7), ("half a year", 180),
     ],
 )  # fmt: skip
 def test_purchase_timelines_to_days(text: str, days: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from rasa_sdk import Tracker
@@ -43,7 +44,11 @@ def turn(
     sender: str = "c1",
 ) -> Tracker:
     """The tracker Rasa's form hands to the validation action after a customer message."""
-    parse = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
+    parse = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.9},
+        "entities": entities or [],
+    }
     before, candidates = before or {}, candidates or {}
     events: list[dict[str, Any]] = [
         *({"event": "slot", "name": k, "value": v} for k, v in before.items()),
@@ -76,7 +81,7 @@ async def validate(services: Services, tracker: Tracker) -> tuple[dict[str, Any]
 
 def leads(sessions: SessionFactory) -> list[dict[str, Any]]:
     with sessions() as session:
-        return lead_records(session, UTC)
+        return lead_records(session, ZoneInfo("UTC"))
 
 
 FIRST = {"name": "张伟", "phone": "+8613800138000", "car_models": ["Q5L"], "budget": 400000}
@@ -249,9 +254,7 @@ async def test_names_that_are_not_names_are_refused(
         assert session.scalars(select(Customer.name)).all() in ([], [None])
 
 
-async def test_submit_tells_what_happens_next(
-    services: Services, sessions: SessionFactory
-) -> None:
+async def test_submit_tells_what_happens_next(services: Services, sessions: SessionFactory) -> None:
     known = {**FIRST, "consent": True, "purchase_timeline": 7, "payment": "loan", "trade_in": False}
     dispatcher = CollectingDispatcher()
     await ActionSubmitQualification(services).run(
@@ -260,7 +263,10 @@ async def test_submit_tells_what_happens_next(
     [message] = dispatcher.messages
     assert message["response"] == "utter_qualified"
     assert message["phone"] == "+8613800138000"
-    assert message["summary"] == "意向车型：Q5L；预算：40万元；购车时间：7天内；付款方式：贷款；旧车置换：无"
+    assert (
+        message["summary"]
+        == "意向车型：Q5L；预算：40万元；购车时间：7天内；付款方式：贷款；旧车置换：无"
+    )
     [lead] = leads(sessions)
     assert (lead["status"], lead["level"], lead["payment"], lead["trade_in"]) == (
         "qualified", "H", "loan", False,
