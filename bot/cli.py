@@ -64,6 +64,9 @@ def _leads(args: argparse.Namespace, settings: Settings) -> int:
             records = exports.lead_records(session, settings.timezone)
     finally:
         engine.dispose()
+    if args.leads_command == "list":
+        sys.stdout.write(exports.to_table(records, include_closed=args.all))
+        return 0
     sys.stdout.write(
         exports.to_json(records) + "\n" if args.format == "json" else exports.to_csv(records)
     )
@@ -103,7 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     leads_commands = leads.add_subparsers(dest="leads_command", required=True)
     export = leads_commands.add_parser("export", help="print every lead to stdout")
     export.add_argument("--format", choices=("json", "csv", "adf"), default="json")
-    leads.set_defaults(handler=_leads)
+    listing = leads_commands.add_parser(
+        "list", help="open leads for consultants, hottest first (level H, A, B, C)"
+    )
+    listing.add_argument("--all", action="store_true", help="include won and lost leads")
+    leads.set_defaults(handler=_leads, format=None)
     return parser
 
 

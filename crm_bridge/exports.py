@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from crm_bridge.models import Consultant, Dealer, Lead
+from crm_bridge.models import CLOSED_STATUSES, LEVELS, Consultant, Dealer, Lead
 
 LEAD_FIELDS = (
     "id", "created_at", "updated_at", "channel", "language", "name", "phone", "email",
@@ -75,6 +76,44 @@ def lead_record(lead: Lead, consultants: dict[int, str], zone: ZoneInfo) -> dict
 def lead_records(session: Session, zone: ZoneInfo) -> list[dict[str, Any]]:
     consultants = {c.id: c.name for c in session.scalars(select(Consultant))}
     return [lead_record(lead, consultants, zone) for lead in leads(session)]
+
+
+def to_table(records: list[dict[str, Any]], include_closed: bool = False) -> str:
+    """Leads as consultants read them: hottest level first, then the most recently updated."""
+    shown = [r for r in records if include_closed or r["status"] not in CLOSED_STATUSES]
+    shown.sort(key=lambda r: r["updated_at"], reverse=True)
+    shown.sort(key=lambda r: LEVELS.index(r["level"]) if r["level"] in LEVELS else len(LEVELS))
+    header = ("id", "level", "status", "name", "phone", "models", "budget", "days", "payment",
+              "trade-in", "updated")  # fmt: skip
+    rows = [header] + [
+        (
+            str(r["id"]),
+            r["level"] or "",
+            r["status"],
+            r["name"] or "",
+            r["phone"] or "",
+            ",".join(r["model_interest"]),
+            f"{r['budget_cny_max']:,}" if r["budget_cny_max"] else "",
+            "" if r["purchase_timeline_days"] is None else str(r["purchase_timeline_days"]),
+            r["payment"] or "",
+            {True: r["trade_in_vehicle"] or "yes", False: "no"}.get(r["trade_in"], ""),
+            r["updated_at"][:16].replace("T", " "),
+        )
+        for r in shown
+    ]
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell + " " * (width - _width(cell)) for cell, width in zip(row, widths, strict=True)
+        )
+        for row in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _width(text: str) -> int:
+    """Columns on a terminal: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def to_json(records: list[dict[str, Any]]) -> str:

@@ -63,3 +63,31 @@ def test_help_lists_the_commands() -> None:
     assert result.returncode == 0
     for command in ("run", "train", "db", "data"):
         assert command in result.stdout
+
+
+def test_leads_list_puts_the_hottest_first(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from crm_bridge import migrate
+    from crm_bridge.catalog import load_dealer_data_into
+    from crm_bridge.db import build_session_factory, transaction
+    from crm_bridge.dealer_data import load_dealer_data
+    from crm_bridge.leads import LeadUpdate, record_lead
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    migrate.upgrade(url)
+    engine = build_engine(url)
+    at = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+    with transaction(build_session_factory(engine)) as session:
+        load_dealer_data_into(session, load_dealer_data())
+        for sender, phone, days in (("a", "+8613800000001", 90), ("b", "+8613800000002", 5)):
+            update = LeadUpdate(consent=True, phone=phone, name="王<b>芳</b>",
+                                model_interest=["Q5L"], purchase_timeline_days=days)  # fmt: skip
+            record_lead(session, sender, update, "cli-test", at)
+    engine.dispose()
+    result = _run("leads", "list", env={"DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+    header, first, second = result.stdout.splitlines()
+    assert header.split()[:3] == ["id", "level", "status"]
+    assert first.split()[:5] == ["2", "H", "qualified", "王<b>芳</b>", "+8613800000002"]
+    assert second.split()[:3] == ["1", "C", "qualified"]

@@ -1,0 +1,262 @@
+"""First contact to qualified lead, end to end: the REST channel, the trained model, the action
+server and the dealership database, checked through `dealer-assistant leads export`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from crm_bridge.db import build_engine, build_session_factory
+from crm_bridge.models import Conversation, Customer
+from tests.conftest import make_settings
+from tests.integration.stack import Stack, free_port, running_stack
+
+pytestmark = pytest.mark.integration
+
+CLI = str(Path(sys.executable).parent / "dealer-assistant")
+DEALER = "测试奥迪中心"
+LEAD_FIELDS = {
+    "id", "created_at", "updated_at", "channel", "language", "name", "phone", "email",
+    "model_interest", "budget_cny_max", "purchase_timeline_days", "level", "payment", "trade_in",
+    "trade_in_vehicle", "status", "consultant", "consent",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    settings = make_settings(
+        tmp_path_factory.mktemp("leads"),
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        gateway_port=free_port(),
+        dealer_name=DEALER,
+        dealer_name_en="Test Audi Centre",
+    )
+    with running_stack(settings) as running:
+        yield running
+
+
+def export(stack: Stack) -> list[dict[str, Any]]:
+    """`dealer-assistant leads export --format json`, as a dealership's CRM would call it."""
+    result = subprocess.run(
+        [CLI, "leads", "export", "--format", "json"],
+        env={**os.environ, "DATABASE_URL": stack.settings.effective_database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    records: list[dict[str, Any]] = json.loads(result.stdout)
+    return records
+
+
+def lead_of(stack: Stack, phone: str) -> dict[str, Any]:
+    [lead] = [r for r in export(stack) if r["phone"] == phone]
+    assert set(lead) == LEAD_FIELDS
+    # Timestamps are in the dealer's time zone, with the offset.
+    for stamp in (lead.pop("created_at"), lead.pop("updated_at")):
+        assert datetime.fromisoformat(stamp).utcoffset() is not None
+    lead.pop("id")
+    return lead
+
+
+def chat(stack: Stack, sender: str, *turns: str) -> list[list[str]]:
+    """Say each turn; every turn must be answered."""
+    replies = []
+    for turn in turns:
+        said = stack.texts(sender, turn)
+        assert said, f"no answer to {turn!r}:\n{stack.log_tail()}"
+        replies.append(said)
+    return replies
+
+
+def new_sender(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_chinese_first_contact_to_qualified_lead(stack: Stack) -> None:
+    sender = new_sender("zh")
+    greeting, first, consent, question, timeline, payment, trade_in, car, correction = chat(
+        stack, sender,
+        "你好",
+        "我叫张伟，电话13800138000，想看Q5L，预算40万",
+        "同意",
+        "Q5L油耗多少",
+        "两周内吧",
+        "贷款",
+        "有",
+        "一台2016年的帕萨特",
+        "不对，预算是35万",
+    )  # fmt: skip
+    assert DEALER in greeting[0]
+    assert "试驾" in greeting[0]
+    # Four slots from one message: nothing is asked again, consent comes first.
+    assert "隐私说明" in first[-1]
+    assert DEALER in first[-1]
+    assert consent[-1] == "您大概打算什么时候购车？"
+    assert "油耗" in question[0]
+    assert question[-1] == "您大概打算什么时候购车？"
+    assert timeline == ["您倾向哪种付款方式？"]
+    assert payment == ["您有旧车需要置换吗？"]
+    assert "什么车" in trade_in[0]
+    assert "+8613800138000" in car[-1]
+    assert "Q5L" in car[-1]
+    assert "35万元" in " ".join(correction)
+    assert lead_of(stack, "+8613800138000") == {
+        "channel": "rest", "language": "zh", "name": "张伟", "phone": "+8613800138000",
+        "email": None, "model_interest": ["Q5L"], "budget_cny_max": 350000,
+        "purchase_timeline_days": 14, "level": "A", "payment": "loan", "trade_in": True,
+        "trade_in_vehicle": "2016年的帕萨特", "status": "qualified", "consultant": None,
+        "consent": True,
+    }  # fmt: skip
+
+
+def test_english_test_drive_request_to_qualified_lead(stack: Stack) -> None:
+    sender = new_sender("en")
+    replies = chat(
+        stack, sender,
+        "Hi there",
+        "I'd like to test drive the Q7",
+        "around 800k",
+        "within a month",
+        "lease",
+        "no",
+        "yes, that's fine",
+        "Michael Chen",
+        "+86 139 1234 5678",
+    )  # fmt: skip
+    assert "test drive" in replies[1][0]
+    assert replies[1][-1].startswith("What budget")
+    assert replies[3] == ["How would you like to pay?"]
+    assert "Privacy notice" in replies[5][-1]
+    assert replies[7] == ["Which mobile number can our consultant reach you on?"]
+    assert "+8613912345678" in replies[8][-1]
+    assert lead_of(stack, "+8613912345678") == {
+        "channel": "rest", "language": "en", "name": "Michael Chen", "phone": "+8613912345678",
+        "email": None, "model_interest": ["Q7"], "budget_cny_max": 800000,
+        "purchase_timeline_days": 30, "level": "B", "payment": "lease", "trade_in": False,
+        "trade_in_vehicle": None, "status": "qualified", "consultant": None, "consent": True,
+    }  # fmt: skip
+
+
+def test_a_customer_who_declines_is_helped_and_nothing_is_stored(stack: Stack) -> None:
+    sender = new_sender("decline")
+    before = export(stack)
+    replies = chat(
+        stack, sender,
+        "我姓王，电话13711112222，想了解一下Q3",
+        "不同意",
+        "25万左右",
+        "半年内",
+        "全款",
+        "没有",
+        "Q3多少钱",
+    )  # fmt: skip
+    assert "不会保存" in replies[1][0]
+    assert "个人信息不会被保存" in replies[5][-1]
+    assert any("Q3" in r for r in replies[6])
+    assert export(stack) == before
+    engine = build_engine(stack.settings.effective_database_url)
+    with build_session_factory(engine)() as session:
+        conversation = session.scalars(
+            select(Conversation).where(Conversation.sender_id == sender)
+        ).one()
+        assert conversation.customer_id is None
+        assert (
+            session.scalars(select(Customer).where(Customer.phone == "+8613711112222")).all() == []
+        )
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["", "   ", "买车" * 5_000, "😀😀😀🚗🚗", "<script>alert('x')</script>",
+     "'; DROP TABLE leads; --", "\x00\x01\x02"],
+)  # fmt: skip
+def test_odd_messages_get_an_answer(stack: Stack, message: str) -> None:
+    sender = new_sender("odd")
+    assert chat(stack, sender, message)
+    assert chat(stack, sender, "你好")  # and the conversation goes on
+
+
+def test_bad_names_and_phones_are_re_asked_and_not_stored(stack: Stack) -> None:
+    sender = new_sender("bad")
+    replies = chat(
+        stack, sender,
+        "想看A6L，预算50万，一个月内买，全款，没有旧车",
+        "同意",
+        "<script>alert(1)</script>",
+        "Robert'); DROP TABLE customers;--",
+        "李娜",
+        "12345",
+        "1380013800",
+        "13800009999",
+    )  # fmt: skip
+    assert replies[1] == ["谢谢您的信任！", "请问您怎么称呼？"]
+    assert "不像姓名" in replies[2][0]
+    assert replies[2][-1] == "请问您怎么称呼？"
+    assert "不像姓名" in replies[3][0]
+    assert "跳过" in replies[3][1]
+    assert "号码好像不对" in replies[5][0]
+    assert "号码好像不对" in replies[6][0]
+    assert "跳过" in replies[6][1]
+    lead = lead_of(stack, "+8613800009999")
+    assert (lead["name"], lead["model_interest"], lead["budget_cny_max"]) == (
+        "李娜",
+        ["A6L"],
+        500000,
+    )
+    assert (lead["purchase_timeline_days"], lead["level"], lead["status"]) == (30, "B", "qualified")
+    names = {r["name"] for r in export(stack)}
+    assert not any(name and ("<" in name or "DROP" in name) for name in names)
+
+
+def test_opt_out_and_erasure(stack: Stack) -> None:
+    sender = new_sender("privacy")
+    chat(
+        stack, sender,
+        "我是陈静，手机13655554444，想看Q4 e-tron，下个月买",
+        "同意",
+    )  # fmt: skip
+    assert lead_of(stack, "+8613655554444")["name"] == "陈静"
+    [opted] = chat(stack, sender, "退订")
+    assert "退订" in opted[0]
+    engine = build_engine(stack.settings.effective_database_url)
+    with build_session_factory(engine)() as session:
+        customer = session.scalars(select(Customer).where(Customer.phone == "+8613655554444")).one()
+        assert customer.opted_out_at is not None
+        customer_id = customer.id
+    before = len(export(stack))
+    confirm, erased = chat(stack, sender, "删除我的个人信息", "确定删除")
+    assert "无法恢复" in confirm[0]
+    assert "已删除" in erased[0]
+    with build_session_factory(engine)() as session:
+        gone = session.get(Customer, customer_id)
+        assert gone is not None
+        assert (gone.name, gone.phone, gone.erased_at is not None) == (None, None, True)
+    engine.dispose()
+    leads = export(stack)
+    assert len(leads) == before  # the anonymous count stays
+    [lead] = [r for r in leads if r["model_interest"] == ["Q4 e-tron"] and r["name"] is None]
+    assert (lead["phone"], lead["consent"], lead["purchase_timeline_days"]) == (None, False, 30)
+    # The transcript in Rasa's tracker store no longer holds what was said.
+    tracker_db = create_engine(stack.settings.effective_tracker_store_url)
+    with tracker_db.connect() as connection:
+        stored = (
+            connection.execute(text("SELECT data FROM events WHERE sender_id = :s"), {"s": sender})
+            .scalars()
+            .all()
+        )
+    tracker_db.dispose()
+    assert stored
+    assert not any("13655554444" in row or "陈静" in row for row in stored)
