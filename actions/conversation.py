@@ -17,6 +17,8 @@ from actions.language import detect_language
 from actions.leads import previous_value, save_lead
 from actions.slots import clean_budget, clean_models, clean_payment, clean_timeline, is_correction
 
+# Answers to these questions are names, numbers or car names: they do not switch the language.
+NAMES_AND_NUMBERS: Final = frozenset({"name", "phone", "trade_in_vehicle"})
 # The needs that may be mentioned outside the needs analysis ("不对，预算是35万").
 QUIET_CHECKS: Final[dict[str, Callable[[Any], Any]]] = {
     "car_models": lambda value: clean_models(value, None),
@@ -47,6 +49,8 @@ class ValidateSlotMappings(ValidationAction):
         if text.startswith("/"):
             hint = message_metadata(tracker).get("language")
             return {"language": hint} if hint in ("zh", "en") else {}
+        if tracker.get_slot("language") and tracker.get_slot("requested_slot") in NAMES_AND_NUMBERS:
+            return {}  # "David Wang" answering "请问您怎么称呼？" keeps the conversation in Chinese
         detected = detect_language(text)
         return {"language": detected} if detected else {}
 

@@ -8,6 +8,7 @@ from typing import Literal
 Language = Literal["zh", "en"]
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CODE = re.compile(r"[<>{};=\\]|--|/\*")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
 # Latin tokens that Chinese speakers use as freely as English speakers: model codes, brand words,
 # units and acknowledgements. They alone never switch the conversation to English.
@@ -50,6 +51,8 @@ def detect_language(text: str) -> Language | None:
     """
     if _CJK.search(text):
         return "zh"
+    if _CODE.search(text):
+        return None  # markup or code pasted into the chat says nothing about the language
     for token in _TOKEN.findall(text):
         lowered = token.lower().strip("'-")
         # Tokens with digits are model codes, prices or phone numbers ("Q5L", "30w", "45TFSI").

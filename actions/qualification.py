@@ -27,6 +27,11 @@ from crm_bridge.outbox import unreachable
 FORM: Final = "qualification_form"
 # Intents that answer the form's question; anything else is a question or request of its own.
 ANSWERS: Final = frozenset({"inform", "affirm", "deny", "nlu_fallback"})
+# Intents of messages that state needs (as opposed to asking a question).
+STATEMENTS: Final = frozenset(
+    {"inform", "affirm", "deny", "nlu_fallback", "request_test_drive", "request_human",
+     "request_callback"}
+)  # fmt: skip
 # After this many unusable answers to the same question, the customer is offered to skip it.
 OFFER_SKIP_AFTER: Final = 2
 # What is said when an answer does not fit, per question.
@@ -102,8 +107,8 @@ def just_answered(tracker: Tracker) -> bool:
     seen_form = False
     for event in reversed(tracker.events):
         kind = event.get("event")
-        if kind in ("slot", "user_featurization"):
-            continue
+        if kind in ("slot", "user_featurization", "active_loop"):
+            continue  # bookkeeping between the message and the form (also on activation)
         if kind == "action" and event.get("name") == FORM and not seen_form:
             seen_form = True
             continue
@@ -161,17 +166,20 @@ class ValidateQualificationForm(FormValidationAction):
     async def extract_trade_in(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """A plain "有"/"没有" to the trade-in question, whatever intent the NLU saw in it.
+        """A plain "有"/"没有" to the trade-in question, whatever intent the NLU saw in it;
+        or a statement about it in any answer ("全款，没有旧车").
 
         A description of a car given right away ("一台2016年的帕萨特") is a yes, too.
         """
-        if tracker.get_slot("requested_slot") != "trade_in" or not just_answered(tracker):
-            return {}
-        if "trade_in" in tracker.slots_to_validate():
+        if "trade_in" in tracker.slots_to_validate() or not just_answered(tracker):
             return {}
         text = tracker.latest_message.get("text") or ""
-        answer = checks.yes_or_no(text)
         intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if tracker.get_slot("requested_slot") != "trade_in":
+            statement = intent in STATEMENTS and tracker.get_slot("trade_in") is None
+            mentioned = checks.trade_in_mentioned(text) if statement else None
+            return {} if mentioned is None else {"trade_in": mentioned}
+        answer = checks.yes_or_no(text)
         if answer is None and intent == "ask_trade_in" and checks.clean_trade_in_vehicle(text):
             answer = True
         return {} if answer is None else {"trade_in": answer}
@@ -263,9 +271,13 @@ class ValidateQualificationForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """The car to trade in, as the customer describes it."""
+        if tracker.get_slot("requested_slot") != "trade_in_vehicle":
+            # Said with the answer to "any car to trade in?": only "有，<the car>" describes one.
+            text = tracker.latest_message.get("text") or ""
+            if checks.yes_or_no(text) is not True:
+                return {"trade_in_vehicle": None}
+            return {"trade_in_vehicle": checks.clean_trade_in_vehicle(value)}
         cleaned = checks.clean_trade_in_vehicle(value)
-        if cleaned is None and tracker.get_slot("requested_slot") != "trade_in_vehicle":
-            return {"trade_in_vehicle": None}  # a bare "有" to "any car to trade in?"
         return self._result(dispatcher, tracker, "trade_in_vehicle", value, cleaned)
 
     async def validate_consent(

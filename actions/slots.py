@@ -65,6 +65,27 @@ def yes_or_no(text: str) -> bool | None:
     return None
 
 
+_NO_TRADE_IN = re.compile(
+    r"没有?旧车|无旧车|不(?:用|需要|打算)?置换|第一台车|首购|"
+    r"no trade[- ]?in|nothing to trade|no car to trade|no old car|first car",
+    re.IGNORECASE,
+)
+_TRADE_IN = re.compile(
+    r"(?:有|想|要|打算)(?:一?[台辆部])?旧车|旧车(?:想|要)?(?:置换|换掉|卖掉)|置换|"
+    r"trade[- ]?in|trade my|have a car to trade|sell my (?:old )?car",
+    re.IGNORECASE,
+)
+
+
+def trade_in_mentioned(text: str) -> bool | None:
+    """Whether a statement says there is a car to trade in ("没有旧车" -> False)."""
+    if _NO_TRADE_IN.search(text or ""):
+        return False
+    if _TRADE_IN.search(text or ""):
+        return True
+    return None
+
+
 def is_correction(text: str) -> bool:
     """Whether the customer is correcting something said before ("不对，…", "I meant …")."""
     return bool(_CORRECTION.search(text or ""))

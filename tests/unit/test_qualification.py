@@ -286,3 +286,45 @@ async def test_submit_without_consent_stores_nothing(
     )
     assert [m["response"] for m in dispatcher.messages] == ["utter_needs_noted_anonymous"]
     assert leads(sessions) == []
+
+
+async def test_a_statement_about_trade_in_fills_it(services: Services) -> None:
+    slots, _ = await validate(
+        services,
+        turn("想看A6L，预算50万，全款，没有旧车", "inform",
+             candidates={"car_models": ["A6L"], "budget": 500000, "payment": "cash"}),
+    )  # fmt: skip
+    assert slots["trade_in"] is False
+    assert slots["requested_slot"] == "purchase_timeline"
+    known = {"car_models": ["A6L"], "budget": 500000, "purchase_timeline": 30, "payment": "cash"}
+    slots, _ = await validate(
+        services, turn("有", "ask_models", before=known, requested="trade_in")
+    )
+    assert slots["trade_in"] is True
+    assert slots["requested_slot"] == "trade_in_vehicle"
+
+
+async def test_statements_are_read_when_the_form_starts(services: Services) -> None:
+    """On activation Rasa puts the loop event and the prefilled slots before the form runs."""
+    tracker = turn(
+        "想看A6L，预算50万，全款，没有旧车", "inform",
+        candidates={"car_models": ["A6L"], "budget": 500000, "payment": "cash"},
+    )  # fmt: skip
+    at = next(i for i, e in enumerate(tracker.events) if e.get("name") == "requested_slot")
+    tracker.events[at:at] = [
+        {"event": "active_loop", "name": FORM},
+        {"event": "slot", "name": "car_models", "value": ["A6L"]},
+    ]
+    slots, _ = await validate(services, tracker)
+    assert slots["trade_in"] is False
+
+
+async def test_only_yes_with_a_description_names_the_trade_in_car(services: Services) -> None:
+    known = {"car_models": ["A6L"], "budget": 500000, "purchase_timeline": 30, "payment": "cash"}
+    slots, _ = await validate(
+        services,
+        turn("同意", "affirm", before=known, requested="trade_in",
+             candidates={"trade_in": True, "trade_in_vehicle": "同意"}),
+    )  # fmt: skip
+    assert (slots["trade_in"], slots["trade_in_vehicle"]) == (True, None)
+    assert slots["requested_slot"] == "trade_in_vehicle"

@@ -126,3 +126,27 @@ def test_form_order() -> None:
     assert required_slots_for({"skipped_slots": ["budget", "name"], "consent": True}) == [
         "car_models", "purchase_timeline", "payment", "trade_in", "consent", "phone",
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("全款，没有旧车", False),
+        ("不用置换，直接买", False),
+        ("first car for me", False),
+        ("有台旧车想置换", True),
+        ("I want to trade in my Passat", True),
+        ("想看A6L，预算50万", None),
+    ],
+)
+def test_trade_in_statements(text: str, expected: bool | None) -> None:
+    assert checks.trade_in_mentioned(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("有", True), ("有，一台2016年的帕萨特", True), ("yes I do", True), ("没有", False),
+     ("no", False), ("有什么SUV", None), ("同意", None)],
+)  # fmt: skip
+def test_yes_or_no(text: str, expected: bool | None) -> None:
+    assert checks.yes_or_no(text) is expected
