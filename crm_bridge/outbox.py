@@ -92,6 +92,10 @@ class Outbox:
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute(_SCHEMA)
+        # Whether writes may be waiting (set when one is kept, cleared by a complete drain). While
+        # nothing waits, writes go straight to the database without taking the lock; a
+        # conversation's own writes are sequential anyway (Rasa locks each conversation).
+        self._waiting = self.pending() > 0
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -108,19 +112,21 @@ class Outbox:
         if operation not in OPERATIONS:
             raise ValueError(f"unknown operation {operation!r}")
         json.dumps(payload)  # refuse what could not be replayed, before anything is written
-        with self._lock:
-            if self._queued() and not self._drain_locked():
+        if self._waiting:
+            with self._lock:
+                if self._waiting and not self._drain_locked():
+                    self._enqueue(operation, payload)
+                    return None
+        try:
+            with transaction(self.sessions) as session:
+                return OPERATIONS[operation](session, payload)
+        except exc.SQLAlchemyError as error:
+            if not unreachable(error):
+                raise
+            logger.warning("database unreachable, %s kept for later: %s", operation, error)
+            with self._lock:
                 self._enqueue(operation, payload)
-                return None
-            try:
-                with transaction(self.sessions) as session:
-                    return OPERATIONS[operation](session, payload)
-            except exc.SQLAlchemyError as error:
-                if not unreachable(error):
-                    raise
-                logger.warning("database unreachable, %s kept for later: %s", operation, error)
-                self._enqueue(operation, payload)
-                return None
+            return None
 
     def drain(self) -> bool:
         """Replay kept writes in order. True when nothing is left waiting."""
@@ -142,10 +148,8 @@ class Outbox:
             ).fetchall()
         return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
-    def _queued(self) -> bool:
-        return self.pending() > 0
-
     def _enqueue(self, operation: str, payload: dict[str, Any]) -> None:
+        self._waiting = True
         with self._connect() as db:
             db.execute(
                 "INSERT INTO pending (operation, payload) VALUES (?, ?)",
@@ -177,4 +181,5 @@ class Outbox:
                     continue
                 db.execute("DELETE FROM pending WHERE id = ?", (row_id,))
                 logger.info("kept write %s (%s) written", row_id, operation)
+        self._waiting = False
         return True
