@@ -201,7 +201,13 @@ class ValidateQualificationForm(FormValidationAction):
         value: Any,
         cleaned: Any,
     ) -> dict[str, Any]:
-        """{slot: cleaned}; a failure is said and counted, a correction is confirmed."""
+        """{slot: cleaned}; a failure is said and counted, a correction is confirmed.
+
+        A value the customer was not asked for and that does not fit (the NLU taking "(1)" for a
+        phone number) is dropped quietly; an unknown model is always pointed out.
+        """
+        if cleaned is None and slot != "car_models" and slot != tracker.get_slot("requested_slot"):
+            return {slot: None}
         if cleaned is None:
             events = self._failed(dispatcher, tracker, slot)
             return {slot: None, **{e["name"]: e["value"] for e in events}}

@@ -39,10 +39,16 @@ def record_message(
     channel: str | None = None,
     language: str | None = None,
 ) -> Conversation:
-    """Note a customer message on the sender's current conversation (started if there is none)."""
+    """Note a customer message on the sender's current conversation (started if there is none).
+
+    ``at`` is the message's own time: noting the same message twice (Rasa extracts slots again
+    when a form starts) counts it once.
+    """
     conversation = latest_conversation(session, sender_id)
     if conversation is None:
         conversation = start_conversation(session, sender_id, at, channel)
+    elif conversation.last_message_at == at:
+        return conversation
     if channel is not None and conversation.channel is None:
         conversation.channel = _channel(channel)
     if language is not None:

@@ -28,6 +28,15 @@ def test_start_and_record_messages(sessions: SessionFactory) -> None:
     assert row.message_count == 2
 
 
+def test_the_same_message_noted_twice_counts_once(sessions: SessionFactory) -> None:
+    """Rasa extracts slots again when a form starts, so the message is noted a second time."""
+    for _ in range(2):
+        with transaction(sessions) as session:
+            conversations.record_message(session, "web-1", T0, "rest", "zh")
+    with sessions() as session:
+        assert session.scalars(select(Conversation)).one().message_count == 1
+
+
 def test_timestamps_come_back_timezone_aware_in_utc(sessions: SessionFactory) -> None:
     shanghai = timezone(timedelta(hours=8))
     with transaction(sessions) as session:

@@ -328,3 +328,14 @@ async def test_only_yes_with_a_description_names_the_trade_in_car(services: Serv
     )  # fmt: skip
     assert (slots["trade_in"], slots["trade_in_vehicle"]) == (True, None)
     assert slots["requested_slot"] == "trade_in_vehicle"
+
+
+async def test_a_value_nobody_asked_for_that_does_not_fit_is_dropped_quietly(
+    services: Services,
+) -> None:
+    slots, said = await validate(
+        services, turn("<script>alert(1)</script>", "inform", candidates={"phone": "(1)"})
+    )
+    assert slots["phone"] is None
+    assert said == []
+    assert slots["requested_slot"] == "car_models"
