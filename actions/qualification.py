@@ -13,13 +13,12 @@ from typing import Any, Final
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 from sqlalchemy import exc
 
-from actions import formatting as fmt
 from actions import slots as checks
-from actions.base import DatabaseAction, Services, language_of
+from actions.base import DatabaseAction, language_of
+from actions.forms import LABELS, CheckedFormValidation, display, just_answered
 from actions.leads import CONTACT, NEEDS, previous_value, save_lead, slot_view
 from crm_bridge.catalog import active_models
 from crm_bridge.outbox import unreachable
@@ -32,28 +31,6 @@ STATEMENTS: Final = frozenset(
     {"inform", "affirm", "deny", "nlu_fallback", "request_test_drive", "request_human",
      "request_callback"}
 )  # fmt: skip
-# After this many unusable answers to the same question, the customer is offered to skip it.
-OFFER_SKIP_AFTER: Final = 2
-# What is said when an answer does not fit, per question.
-INVALID: Final = {
-    "car_models": "utter_invalid_car_models",
-    "budget": "utter_invalid_budget",
-    "purchase_timeline": "utter_invalid_purchase_timeline",
-    "payment": "utter_invalid_payment",
-    "trade_in": "utter_invalid_trade_in",
-    "trade_in_vehicle": "utter_invalid_trade_in_vehicle",
-    "consent": "utter_invalid_consent",
-    "name": "utter_invalid_name",
-    "phone": "utter_invalid_phone",
-}
-LABELS: Final = {
-    "zh": {"car_models": "意向车型", "budget": "预算", "purchase_timeline": "购车时间",
-           "payment": "付款方式", "trade_in": "旧车置换", "trade_in_vehicle": "置换车辆",
-           "name": "姓名", "phone": "电话"},
-    "en": {"car_models": "models", "budget": "budget", "purchase_timeline": "timeline",
-           "payment": "payment", "trade_in": "trade-in", "trade_in_vehicle": "trade-in car",
-           "name": "name", "phone": "phone"},
-}  # fmt: skip
 
 
 def required_slots_for(slots: dict[str, Any]) -> list[str]:
@@ -73,22 +50,6 @@ def required_slots_for(slots: dict[str, Any]) -> list[str]:
     return [s for s in order + contact if s not in skipped]
 
 
-def display(slot: str, value: Any, language: str) -> str:
-    """A slot value as the customer reads it."""
-    if slot == "car_models":
-        return fmt.joined(value or [], language)
-    if slot == "budget":
-        return fmt.money(int(value), language)
-    if slot == "purchase_timeline":
-        return f"within {value} days" if language == "en" else f"{value}天内"
-    if slot == "payment":
-        return fmt.PAYMENT[language].get(value, str(value))
-    if slot == "trade_in":
-        yes, no = ("yes", "no") if language == "en" else ("有", "无")
-        return yes if value else no
-    return str(value)
-
-
 def summary(slots: dict[str, Any], language: str) -> str:
     """What the customer told us, one "label: value" per known need."""
     parts = []
@@ -102,25 +63,8 @@ def summary(slots: dict[str, Any], language: str) -> str:
     return ("; " if language == "en" else "；").join(parts)
 
 
-def just_answered(tracker: Tracker) -> bool:
-    """Whether the form runs right after a customer message (not after answering a question)."""
-    seen_form = False
-    for event in reversed(tracker.events):
-        kind = event.get("event")
-        if kind in ("slot", "user_featurization", "active_loop"):
-            continue  # bookkeeping between the message and the form (also on activation)
-        if kind == "action" and event.get("name") == FORM and not seen_form:
-            seen_form = True
-            continue
-        return bool(kind == "user")
-    return False
-
-
-class ValidateQualificationForm(FormValidationAction):
+class ValidateQualificationForm(CheckedFormValidation):
     """Validates every answer of the needs analysis and writes the lead as it goes."""
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
 
     def name(self) -> str:
         return "validate_qualification_form"
@@ -148,7 +92,7 @@ class ValidateQualificationForm(FormValidationAction):
         """The customer answered the question with nothing usable: skip it or ask again."""
         requested = tracker.get_slot("requested_slot")
         intent = (tracker.latest_message.get("intent") or {}).get("name")
-        if not requested or not just_answered(tracker) or intent not in ANSWERS:
+        if not requested or not just_answered(tracker, FORM) or intent not in ANSWERS:
             return []
         if tracker.slots_to_validate() or self._understood_from_text(tracker, requested):
             return []  # something was understood: validated below
@@ -171,7 +115,7 @@ class ValidateQualificationForm(FormValidationAction):
 
         A description of a car given right away ("一台2016年的帕萨特") is a yes, too.
         """
-        if "trade_in" in tracker.slots_to_validate() or not just_answered(tracker):
+        if "trade_in" in tracker.slots_to_validate() or not just_answered(tracker, FORM):
             return {}
         text = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
@@ -183,43 +127,6 @@ class ValidateQualificationForm(FormValidationAction):
         if answer is None and intent == "ask_trade_in" and checks.clean_trade_in_vehicle(text):
             answer = True
         return {} if answer is None else {"trade_in": answer}
-
-    def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> list[Any]:
-        """Say what was wrong; after repeated failures, explain and offer to skip."""
-        failures = dict(tracker.get_slot("slot_failures") or {})
-        failures[slot] = failures.get(slot, 0) + 1
-        dispatcher.utter_message(response=INVALID[slot])
-        if failures[slot] >= OFFER_SKIP_AFTER and slot != "consent":
-            dispatcher.utter_message(response="utter_offer_skip")
-        return [SlotSet("slot_failures", failures)]
-
-    def _result(
-        self,
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        slot: str,
-        value: Any,
-        cleaned: Any,
-    ) -> dict[str, Any]:
-        """{slot: cleaned}; a failure is said and counted, a correction is confirmed.
-
-        A value the customer was not asked for and that does not fit (the NLU taking "(1)" for a
-        phone number) is dropped quietly; an unknown model is always pointed out.
-        """
-        if cleaned is None and slot != "car_models" and slot != tracker.get_slot("requested_slot"):
-            return {slot: None}
-        if cleaned is None:
-            events = self._failed(dispatcher, tracker, slot)
-            return {slot: None, **{e["name"]: e["value"] for e in events}}
-        before = previous_value(tracker, slot)
-        if before is not None and before != cleaned:
-            language = language_of(tracker)
-            dispatcher.utter_message(
-                response="utter_slot_updated",
-                field=LABELS[language][slot],
-                value=display(slot, cleaned, language),
-            )
-        return {slot: cleaned}
 
     async def validate_car_models(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -285,43 +192,6 @@ class ValidateQualificationForm(FormValidationAction):
             return {"trade_in_vehicle": checks.clean_trade_in_vehicle(value)}
         cleaned = checks.clean_trade_in_vehicle(value)
         return self._result(dispatcher, tracker, "trade_in_vehicle", value, cleaned)
-
-    async def validate_consent(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        """Yes: the lead may be stored. No: forget any contact details already given.
-
-        Consent must be explicit: an emoji-only reply is asked again.
-        """
-        text = tracker.latest_message.get("text") or ""
-        if value is True and not any(c.isalnum() for c in text):
-            return self._result(dispatcher, tracker, "consent", value, None)
-        if value is True:
-            dispatcher.utter_message(response="utter_consent_thanks")
-            return {"consent": True}
-        if value is False:
-            dispatcher.utter_message(response="utter_consent_declined")
-            return {"consent": False, "name": None, "phone": None, "trade_in_vehicle": None}
-        return {"consent": None}
-
-    async def validate_name(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        """A name of letters only; text that looks like markup or code is refused."""
-        result = self._result(dispatcher, tracker, "name", value, checks.clean_name(value))
-        return {**result, **_ask_consent_again(tracker, result.get("name"))}
-
-    async def validate_phone(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        """A valid number, stored in E.164 (Chinese numbers without +86)."""
-        result = self._result(dispatcher, tracker, "phone", value, checks.clean_phone(value))
-        return {**result, **_ask_consent_again(tracker, result.get("phone"))}
-
-
-def _ask_consent_again(tracker: Tracker, given: Any) -> dict[str, Any]:
-    """Someone who declined and then gives contact details anyway is asked again."""
-    return {"consent": None} if given is not None and tracker.get_slot("consent") is False else {}
 
 
 class ActionSubmitQualification(DatabaseAction):

@@ -1,0 +1,163 @@
+"""What every form of the assistant shares: clear re-asks, offers to skip, confirmed corrections,
+and the consent and contact questions, which the needs analysis and the test-drive booking share.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+from typing import Any, Final
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from actions import formatting as fmt
+from actions import slots as checks
+from actions.base import Services, language_of
+from actions.leads import previous_value
+
+# After this many unusable answers to the same question, the customer is offered to skip it.
+OFFER_SKIP_AFTER: Final = 2
+# Questions that cannot be skipped: without them nothing can be stored or booked.
+NOT_SKIPPABLE: Final = frozenset({"consent", "td_model", "td_time", "driving_licence"})
+# What is said when an answer does not fit, per question.
+INVALID: Final = {
+    "car_models": "utter_invalid_car_models",
+    "budget": "utter_invalid_budget",
+    "purchase_timeline": "utter_invalid_purchase_timeline",
+    "payment": "utter_invalid_payment",
+    "trade_in": "utter_invalid_trade_in",
+    "trade_in_vehicle": "utter_invalid_trade_in_vehicle",
+    "consent": "utter_invalid_consent",
+    "name": "utter_invalid_name",
+    "phone": "utter_invalid_phone",
+    "td_model": "utter_invalid_car_models",
+    "driving_licence": "utter_invalid_driving_licence",
+    "td_confirmed": "utter_invalid_td_confirmed",
+    "td_booking": "utter_invalid_td_booking",
+}
+LABELS: Final = {
+    "zh": {"car_models": "意向车型", "budget": "预算", "purchase_timeline": "购车时间",
+           "payment": "付款方式", "trade_in": "旧车置换", "trade_in_vehicle": "置换车辆",
+           "name": "姓名", "phone": "电话", "td_model": "试驾车型"},
+    "en": {"car_models": "models", "budget": "budget", "purchase_timeline": "timeline",
+           "payment": "payment", "trade_in": "trade-in", "trade_in_vehicle": "trade-in car",
+           "name": "name", "phone": "phone", "td_model": "test-drive model"},
+}  # fmt: skip
+
+
+def display(slot: str, value: Any, language: str) -> str:
+    """A slot value as the customer reads it."""
+    if slot == "car_models":
+        return fmt.joined(value or [], language)
+    if slot == "budget":
+        return fmt.money(int(value), language)
+    if slot == "purchase_timeline":
+        return f"within {value} days" if language == "en" else f"{value}天内"
+    if slot == "payment":
+        return fmt.PAYMENT[language].get(value, str(value))
+    if slot == "trade_in":
+        yes, no = ("yes", "no") if language == "en" else ("有", "无")
+        return yes if value else no
+    return str(value)
+
+
+def just_answered(tracker: Tracker, form: str) -> bool:
+    """Whether the form runs right after a customer message (not after answering a question)."""
+    seen_form = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind in ("slot", "user_featurization", "active_loop"):
+            continue  # bookkeeping between the message and the form (also on activation)
+        if kind == "action" and event.get("name") == form and not seen_form:
+            seen_form = True
+            continue
+        return bool(kind == "user")
+    return False
+
+
+class CheckedFormValidation(FormValidationAction, ABC):
+    """A form whose answers are checked: failures said and counted, corrections confirmed."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def form_name(self) -> str:
+        return self.name().removeprefix("validate_")
+
+    def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> list[Any]:
+        """Say what was wrong; after repeated failures, explain and offer to skip."""
+        failures = dict(tracker.get_slot("slot_failures") or {})
+        failures[slot] = failures.get(slot, 0) + 1
+        dispatcher.utter_message(response=INVALID[slot])
+        if failures[slot] >= OFFER_SKIP_AFTER and slot not in NOT_SKIPPABLE:
+            dispatcher.utter_message(response="utter_offer_skip")
+        return [SlotSet("slot_failures", failures)]
+
+    def _result(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        slot: str,
+        value: Any,
+        cleaned: Any,
+    ) -> dict[str, Any]:
+        """{slot: cleaned}; a failure is said and counted, a correction is confirmed.
+
+        A value the customer was not asked for and that does not fit (the NLU taking "(1)" for a
+        phone number) is dropped quietly; an unknown model is always pointed out.
+        """
+        asked = slot == tracker.get_slot("requested_slot")
+        if cleaned is None and slot not in ("car_models", "td_model") and not asked:
+            return {slot: None}
+        if cleaned is None:
+            events = self._failed(dispatcher, tracker, slot)
+            return {slot: None, **{e["name"]: e["value"] for e in events}}
+        before = previous_value(tracker, slot)
+        if before is not None and before != cleaned and slot in LABELS["en"]:
+            language = language_of(tracker)
+            dispatcher.utter_message(
+                response="utter_slot_updated",
+                field=LABELS[language][slot],
+                value=display(slot, cleaned, language),
+            )
+        return {slot: cleaned}
+
+    async def validate_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Yes: the lead may be stored. No: forget any contact details already given.
+
+        Consent must be explicit: an emoji-only reply is asked again.
+        """
+        text = tracker.latest_message.get("text") or ""
+        if value is True and not any(c.isalnum() for c in text):
+            return self._result(dispatcher, tracker, "consent", value, None)
+        if value is True:
+            dispatcher.utter_message(response="utter_consent_thanks")
+            return {"consent": True}
+        if value is False:
+            dispatcher.utter_message(response="utter_consent_declined")
+            return {"consent": False, "name": None, "phone": None, "trade_in_vehicle": None}
+        return {"consent": None}
+
+    async def validate_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A name of letters only; text that looks like markup or code is refused."""
+        result = self._result(dispatcher, tracker, "name", value, checks.clean_name(value))
+        return {**result, **ask_consent_again(tracker, result.get("name"))}
+
+    async def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A valid number, stored in E.164 (Chinese numbers without +86)."""
+        result = self._result(dispatcher, tracker, "phone", value, checks.clean_phone(value))
+        return {**result, **ask_consent_again(tracker, result.get("phone"))}
+
+
+def ask_consent_again(tracker: Tracker, given: Any) -> dict[str, Any]:
+    """Someone who declined and then gives contact details anyway is asked again."""
+    return {"consent": None} if given is not None and tracker.get_slot("consent") is False else {}
