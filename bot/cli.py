@@ -1,4 +1,4 @@
-"""`dealer-assistant`: run the assistant, train the model, migrate the database."""
+"""`dealer-assistant`: run the assistant, train the model, migrate the database, export."""
 
 from __future__ import annotations
 
@@ -73,6 +73,58 @@ def _leads(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _bookings(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_bridge import bookings, exports
+    from crm_bridge.db import build_engine, build_session_factory, transaction
+    from crm_bridge.types import utcnow
+
+    engine = build_engine(settings.effective_database_url)
+    now = utcnow()
+    try:
+        if args.bookings_command == "mark":
+            try:
+                with transaction(build_session_factory(engine)) as session:
+                    booking = bookings.mark_outcome(
+                        session, args.id, args.outcome, now=now, source="cli"
+                    )
+                    start = booking.start.astimezone(settings.timezone)
+                    done = (
+                        f"booking {booking.id} ({booking.model_code}, "
+                        f"{start:%Y-%m-%d %H:%M}, {booking.customer_name or 'no name'}) "
+                        f"marked {booking.status}"
+                    )
+            except bookings.BookingError as exc:
+                print(f"not marked: {exc}", file=sys.stderr)
+                return 2
+            if args.outcome == "completed":
+                done += "; post-test-drive survey scheduled"
+            print(done)
+            return 0
+        with build_session_factory(engine)() as session:
+            records = bookings.booking_records(session, settings.timezone)
+    finally:
+        engine.dispose()
+    if args.bookings_command == "list":
+        sys.stdout.write(exports.bookings_table(records, now=now, include_all=args.all))
+    else:
+        sys.stdout.write(exports.to_json(records) + "\n")
+    return 0
+
+
+def _surveys(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_bridge import exports
+    from crm_bridge.db import build_engine, build_session_factory
+
+    engine = build_engine(settings.effective_database_url)
+    try:
+        with build_session_factory(engine)() as session:
+            records = exports.survey_records(session, settings.timezone)
+    finally:
+        engine.dispose()
+    sys.stdout.write(exports.to_json(records) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dealer-assistant", description="Dealer Assistant: the dealership's chat assistant."
@@ -111,6 +163,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--all", action="store_true", help="include won and lost leads")
     leads.set_defaults(handler=_leads, format=None)
+
+    booking = commands.add_parser("bookings", help="test-drive bookings")
+    booking_commands = booking.add_subparsers(dest="bookings_command", required=True)
+    export = booking_commands.add_parser("export", help="print every booking to stdout")
+    export.add_argument("--format", choices=("json",), default="json")
+    listing = booking_commands.add_parser("list", help="upcoming active bookings, by start")
+    listing.add_argument(
+        "--all", action="store_true", help="include past, cancelled and finished bookings"
+    )
+    mark = booking_commands.add_parser(
+        "mark", help="record the outcome of a test drive once it has started"
+    )
+    mark.add_argument("id", type=int, help="booking id")
+    mark.add_argument("outcome", choices=("completed", "no_show"))
+    booking.set_defaults(handler=_bookings)
+
+    surveys = commands.add_parser("surveys", help="satisfaction surveys (revisits)")
+    survey_commands = surveys.add_subparsers(dest="surveys_command", required=True)
+    export = survey_commands.add_parser("export", help="print every survey to stdout")
+    export.add_argument("--format", choices=("json",), default="json")
+    surveys.set_defaults(handler=_surveys)
     return parser
 
 

@@ -10,14 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_bridge.dealer_data import DealerData
-from crm_bridge.models import CatalogModel, Consultant, Dealer, Promotion
+from crm_bridge.models import CatalogModel, Consultant, Dealer, DemoCar, Promotion
 
 
 def load_dealer_data_into(session: Session, data: DealerData) -> None:
     """Make the database match ``data``: upsert by natural key, retire what the file dropped.
 
-    Models and consultants no longer in the file are deactivated, not deleted: leads and
-    bookings keep pointing at them.
+    Models, demo cars and consultants no longer in the file are deactivated, not deleted: leads
+    and bookings keep pointing at them.
     """
     d = data.dealer
     dealer = session.scalars(select(Dealer)).first() or Dealer()
@@ -30,6 +30,8 @@ def load_dealer_data_into(session: Session, data: DealerData) -> None:
     }
     dealer.holidays = [day.isoformat() for day in d.holidays]
     dealer.test_drive_slot_minutes = d.test_drive_slot_minutes
+    dealer.test_drive_min_notice_minutes = d.test_drive_min_notice_minutes
+    dealer.test_drive_horizon_days = d.test_drive_horizon_days
     dealer.parking, dealer.transport = d.parking, d.transport
     dealer.prices_illustrative = data.prices_illustrative
     dealer.financing = data.financing.model_dump()
@@ -46,6 +48,7 @@ def load_dealer_data_into(session: Session, data: DealerData) -> None:
     for retired in existing.values():
         retired.active = False
     session.flush()
+    _sync_demo_cars(session, {item.code: item.demo_cars for item in data.catalog})
 
     by_code = {m.code: m for m in session.scalars(select(CatalogModel))}
     for promotion in session.scalars(select(Promotion)):
@@ -72,6 +75,29 @@ def load_dealer_data_into(session: Session, data: DealerData) -> None:
         session.add(consultant)
     for gone in consultants.values():
         gone.active = False
+    session.flush()
+
+
+def _sync_demo_cars(session: Session, wanted: dict[str, int]) -> None:
+    """Each model gets exactly ``wanted[code]`` active demo cars (none if absent).
+
+    The oldest cars stay active, extras are deactivated, missing ones are added ("Q5L #3").
+    """
+    fleets: dict[str, list[DemoCar]] = {}
+    for car in session.scalars(select(DemoCar).order_by(DemoCar.id)):
+        fleets.setdefault(car.model_code, []).append(car)
+    for code in sorted(set(fleets) | set(wanted)):
+        fleet = fleets.get(code, [])
+        count = wanted.get(code, 0)
+        for position, car in enumerate(fleet):
+            car.active = position < count
+        labels = {car.label for car in fleet}
+        number = len(fleet)
+        for _ in range(count - len(fleet)):
+            number += 1
+            while f"{code} #{number}" in labels:
+                number += 1
+            session.add(DemoCar(model_code=code, label=f"{code} #{number}", active=True))
     session.flush()
 
 

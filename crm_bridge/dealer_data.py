@@ -77,6 +77,8 @@ class Dealer(_Strict):
     opening_hours: dict[Weekday, Hours]
     holidays: list[date] = []
     test_drive_slot_minutes: int = Field(default=60, ge=15, le=240)
+    test_drive_min_notice_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    test_drive_horizon_days: int = Field(default=30, ge=1, le=365)
     parking: str = ""
     transport: str = ""
 
@@ -85,6 +87,14 @@ class Dealer(_Strict):
     def _pairs(cls, value: object) -> object:
         if isinstance(value, dict):
             return {day: _hours(hours) for day, hours in value.items()}
+        return value
+
+    @field_validator("test_drive_slot_minutes")
+    @classmethod
+    def _quarter_hours(cls, value: int) -> int:
+        # Bookings occupy 15-minute cells (crm_bridge.bookings): a slot is a whole number of them.
+        if value % 15:
+            raise ValueError(f"test_drive_slot_minutes {value} is not a multiple of 15")
         return value
 
     @field_validator("timezone")

@@ -1,4 +1,5 @@
-"""Lead exports: JSON and CSV with the fields of DESIGN.md §3, and ADF 1.0 XML for other CRMs."""
+"""Exports: leads as JSON and CSV with the fields of DESIGN.md §3 and as ADF 1.0 XML for other
+CRMs; surveys as JSON (bookings: crm_bridge.bookings.booking_records)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import csv
 import io
 import json
 import unicodedata
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,12 +16,26 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from crm_bridge.models import CLOSED_STATUSES, LEVELS, Consultant, Dealer, Lead
+from crm_bridge.models import (
+    ACTIVE_BOOKING_STATUSES,
+    CLOSED_STATUSES,
+    LEVELS,
+    Booking,
+    Consultant,
+    Customer,
+    Dealer,
+    Lead,
+    Survey,
+)
 
 LEAD_FIELDS = (
     "id", "created_at", "updated_at", "channel", "language", "name", "phone", "email",
     "model_interest", "budget_cny_max", "purchase_timeline_days", "level", "payment", "trade_in",
     "trade_in_vehicle", "status", "consultant", "consent",
+)  # fmt: skip
+SURVEY_FIELDS = (
+    "id", "kind", "customer", "phone", "scheduled_for", "sent_at", "completed_at", "answers",
+    "complaint",
 )  # fmt: skip
 ADF_SCHEMA = Path(__file__).resolve().parent / "schemas" / "adf-1.0.xsd"
 PROVIDER = "Dealer Assistant"
@@ -101,7 +116,44 @@ def to_table(records: list[dict[str, Any]], include_closed: bool = False) -> str
         )
         for r in shown
     ]
-    widths = [max(_width(row[i]) for row in rows) for i in range(len(header))]
+    return _align(rows)
+
+
+def bookings_table(
+    records: list[dict[str, Any]], now: datetime | None = None, include_all: bool = False
+) -> str:
+    """Bookings as consultants read them, by start: upcoming active ones unless ``include_all``."""
+    shown = [
+        r
+        for r in records
+        if include_all
+        or (
+            r["status"] in ACTIVE_BOOKING_STATUSES
+            and (now is None or datetime.fromisoformat(r["start"]) >= now)
+        )
+    ]
+    shown.sort(key=lambda r: (datetime.fromisoformat(r["start"]), r["id"]))
+    header = ("id", "start", "end", "model", "status", "consultant", "customer", "phone", "lead")
+    rows = [header] + [
+        (
+            str(r["id"]),
+            r["start"][:16].replace("T", " "),
+            r["end"][11:16],
+            r["model"],
+            r["status"],
+            r["consultant"] or "",
+            r["customer_name"] or "",
+            r["phone"] or "",
+            "" if r["lead_id"] is None else str(r["lead_id"]),
+        )
+        for r in shown
+    ]
+    return _align(rows)
+
+
+def _align(rows: list[tuple[str, ...]]) -> str:
+    """Rows as columns, the first row a header."""
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         "  ".join(
             cell + " " * (width - _width(cell)) for cell, width in zip(row, widths, strict=True)
@@ -157,6 +209,14 @@ def to_adf(session: Session, zone: ZoneInfo) -> bytes:
     """ADF 1.0: one <prospect> per lead; customer text is escaped by the XML serializer."""
     dealer = session.scalars(select(Dealer)).first()
     consultants = {c.id: c.name for c in session.scalars(select(Consultant))}
+    test_drives: dict[int, list[Booking]] = {}
+    for booking in session.scalars(
+        select(Booking)
+        .where(Booking.lead_id.is_not(None), Booking.status != "cancelled")
+        .order_by(Booking.start, Booking.id)
+    ):
+        assert booking.lead_id is not None
+        test_drives.setdefault(booking.lead_id, []).append(booking)
     root = etree.Element("adf")
     for lead in leads(session):
         record = lead_record(lead, consultants, zone)
@@ -171,6 +231,14 @@ def to_adf(session: Session, zone: ZoneInfo) -> bytes:
             _text(vehicle, "model", code if code != "Audi" else "")
             if lead.budget_cny_max:
                 _text(vehicle, "price", str(lead.budget_cny_max), type="quote", currency="CNY")
+        for booking in test_drives.get(lead.id, []):
+            vehicle = etree.SubElement(prospect, "vehicle", interest="test-drive", status="new")
+            _text(vehicle, "year", year)
+            _text(vehicle, "make", "Audi")
+            _text(vehicle, "model", booking.model_code)
+            start, end = booking.start.astimezone(zone), booking.end.astimezone(zone)
+            _text(vehicle, "comments", f"Test drive {start.isoformat()} to {end.isoformat()} "
+                                       f"({booking.status})")  # fmt: skip
         if lead.trade_in:
             vehicle = etree.SubElement(prospect, "vehicle", interest="trade-in", status="used")
             _text(vehicle, "make", "")
@@ -209,6 +277,32 @@ def validate_adf(document: bytes) -> None:
     """Raise lxml.etree.DocumentInvalid if ``document`` does not follow ADF 1.0."""
     schema = etree.XMLSchema(etree.parse(str(ADF_SCHEMA)))
     schema.assertValid(etree.fromstring(document))
+
+
+def survey_records(session: Session, zone: ZoneInfo) -> list[dict[str, Any]]:
+    """Every survey, by id, as the contract's JSON objects (DESIGN.md §3)."""
+    customers = {c.id: c for c in session.scalars(select(Customer).join(Survey))}
+
+    def local(value: datetime | None) -> str | None:
+        return value.astimezone(zone).isoformat() if value is not None else None
+
+    records = []
+    for survey in session.scalars(select(Survey).order_by(Survey.id)):
+        customer = customers.get(survey.customer_id) if survey.customer_id is not None else None
+        records.append(
+            {
+                "id": survey.id,
+                "kind": survey.kind,
+                "customer": customer.name if customer else None,
+                "phone": customer.phone if customer else None,
+                "scheduled_for": local(survey.scheduled_for),
+                "sent_at": local(survey.sent_at),
+                "completed_at": local(survey.completed_at),
+                "answers": survey.answers,
+                "complaint": survey.complaint,
+            }
+        )
+    return records
 
 
 def _comments(record: dict[str, Any]) -> str:

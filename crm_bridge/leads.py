@@ -109,7 +109,7 @@ def record_lead(
     customer = _customer(session, conversation.customer_id, update, at)
     lead, created = open_lead(session, customer, at)
     if created:
-        _event(session, lead, at, source, "created", None, None, "new")
+        log_event(session, lead, at, source, "created", None, None, "new")
     _apply(session, lead, update, source, at)
     _set_customer(customer, update, at)
     conversation.customer_id = customer.id
@@ -183,11 +183,11 @@ def _apply(session: Session, lead: Lead, update: LeadUpdate, source: str, at: da
     for name in LEAD_FIELDS:
         value = getattr(update, name)
         if value is not None and getattr(lead, name) != value:
-            _event(session, lead, at, source, "changed", name, getattr(lead, name), value)
+            log_event(session, lead, at, source, "changed", name, getattr(lead, name), value)
             setattr(lead, name, value)
             changed = True
     if update.model_interest and update.model_interest != lead.model_interest:
-        _event(session, lead, at, source, "changed", "model_interest",
+        log_event(session, lead, at, source, "changed", "model_interest",
                ",".join(lead.model_interest), ",".join(update.model_interest))  # fmt: skip
         lead.models.clear()
         session.flush()
@@ -197,21 +197,21 @@ def _apply(session: Session, lead: Lead, update: LeadUpdate, source: str, at: da
         changed = True
     level = intention_level(lead.purchase_timeline_days)
     if lead.level != level:
-        _event(session, lead, at, source, "changed", "level", lead.level, level)
+        log_event(session, lead, at, source, "changed", "level", lead.level, level)
         lead.level, changed = level, True
     if not lead.consent:
         lead.consent, changed = True, True
     has_contact = update.phone is not None or (lead.customer and lead.customer.phone is not None)
     qualified = bool(lead.models) and lead.purchase_timeline_days is not None and has_contact
     if lead.status == "new" and qualified:
-        _event(session, lead, at, source, "status", "status", "new", "qualified")
+        log_event(session, lead, at, source, "status", "status", "new", "qualified")
         lead.status, changed = "qualified", True
     if changed:
         lead.updated_at = at
     session.flush()
 
 
-def _event(
+def log_event(
     session: Session,
     lead: Lead,
     at: datetime,
@@ -221,6 +221,7 @@ def _event(
     old: object,
     new: object,
 ) -> None:
+    """Add a row to the lead's history (kind "created", "changed" or "status")."""
     session.add(
         LeadEvent(
             lead_id=lead.id,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_bridge.conversations import latest_conversation
-from crm_bridge.models import Conversation, Customer, Lead, LeadEvent
+from crm_bridge.models import Booking, Conversation, Customer, Lead, LeadEvent
 
 # Lead fields holding text the customer typed; their values are removed from the lead history too.
 FREE_TEXT_FIELDS = ("trade_in_vehicle",)
@@ -76,6 +76,7 @@ def erase(session: Session, sender_id: str, at: datetime) -> list[str]:
                 select(Conversation.sender_id).where(Conversation.customer_id == customer.id)
             )
         )
+        _erase_bookings(session, senders, customer, at)
         customer.name = customer.phone = customer.email = None
         customer.consent, customer.consent_at = False, None
         customer.opted_out_at = customer.opted_out_at or at
@@ -94,6 +95,8 @@ def erase(session: Session, sender_id: str, at: datetime) -> list[str]:
                 .where(LeadEvent.lead_id == lead.id, LeadEvent.field.in_(FREE_TEXT_FIELDS))
                 .values(old_value=None, new_value=None)
             )
+    else:
+        _erase_bookings(session, senders, None, at)
     session.execute(
         update(Conversation)
         .where(Conversation.sender_id.in_(senders), Conversation.opted_out_at.is_(None))
@@ -101,3 +104,17 @@ def erase(session: Session, sender_id: str, at: datetime) -> list[str]:
     )
     session.flush()
     return sorted(senders)
+
+
+def _erase_bookings(
+    session: Session, senders: set[str], customer: Customer | None, at: datetime
+) -> None:
+    """Bookings keep their rows (counts, the consultants' calendar) but lose name and phone."""
+    whose: list[ColumnElement[bool]] = [Booking.sender_id.in_(senders)]
+    if customer is not None:
+        whose.append(Booking.customer_id == customer.id)
+        if customer.phone is not None:
+            whose.append(Booking.phone == customer.phone)
+    session.execute(
+        update(Booking).where(or_(*whose)).values(customer_name=None, phone=None, updated_at=at)
+    )

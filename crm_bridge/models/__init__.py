@@ -11,12 +11,24 @@ from crm_bridge.models.base import (
     POWERTRAINS,
     Base,
 )
+from crm_bridge.models.bookings import (
+    ACTIVE_BOOKING_STATUSES,
+    BOOKING_STATUSES,
+    Booking,
+    BookingCell,
+    BookingEvent,
+    DemoCar,
+    Notification,
+    Survey,
+)
 from crm_bridge.models.catalog import CatalogModel, Consultant, Dealer, Promotion, promotion_models
 from crm_bridge.models.conversations import Conversation
 from crm_bridge.models.leads import Customer, Lead, LeadEvent, LeadModel
 
 __all__ = [
-    "BODY_TYPES", "CHANNELS", "CLOSED_STATUSES", "LANGUAGES", "LEAD_STATUSES", "LEVELS",
-    "PAYMENTS", "POWERTRAINS", "Base", "CatalogModel", "Consultant", "Conversation", "Customer",
-    "Dealer", "Lead", "LeadEvent", "LeadModel", "Promotion", "promotion_models",
+    "ACTIVE_BOOKING_STATUSES", "BODY_TYPES", "BOOKING_STATUSES", "CHANNELS", "CLOSED_STATUSES",
+    "LANGUAGES", "LEAD_STATUSES", "LEVELS", "PAYMENTS", "POWERTRAINS", "Base", "Booking",
+    "BookingCell", "BookingEvent", "CatalogModel", "Consultant", "Conversation", "Customer",
+    "Dealer", "DemoCar", "Lead", "LeadEvent", "LeadModel", "Notification", "Promotion", "Survey",
+    "promotion_models",
 ]  # fmt: skip

@@ -30,6 +30,8 @@ class Dealer(Base):
     opening_hours: Mapped[dict[str, Any]] = mapped_column(JSON)
     holidays: Mapped[list[str]] = mapped_column(JSON, default=list)
     test_drive_slot_minutes: Mapped[int] = mapped_column(default=60)
+    test_drive_min_notice_minutes: Mapped[int] = mapped_column(default=60)
+    test_drive_horizon_days: Mapped[int] = mapped_column(default=30)
     parking: Mapped[str] = mapped_column(Text, default="")
     transport: Mapped[str] = mapped_column(Text, default="")
     prices_illustrative: Mapped[bool] = mapped_column(default=True)

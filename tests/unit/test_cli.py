@@ -61,7 +61,7 @@ def test_bad_configuration_is_reported_not_a_traceback(tmp_path: Path) -> None:
 def test_help_lists_the_commands() -> None:
     result = _run("--help", env={})
     assert result.returncode == 0
-    for command in ("run", "train", "db", "data"):
+    for command in ("run", "train", "db", "data", "leads", "bookings", "surveys"):
         assert command in result.stdout
 
 
@@ -91,3 +91,92 @@ def test_leads_list_puts_the_hottest_first(tmp_path: Path) -> None:
     assert header.split()[:3] == ["id", "level", "status"]
     assert first.split()[:5] == ["2", "H", "qualified", "王<b>芳</b>", "+8613800000002"]
     assert second.split()[:3] == ["1", "C", "qualified"]
+
+
+def _bookings_database(tmp_path: Path) -> tuple[str, int, int]:
+    """A database with a test drive long past and one far ahead (whatever today is)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from crm_bridge import bookings, migrate
+    from crm_bridge.catalog import load_dealer_data_into
+    from crm_bridge.db import build_session_factory, transaction
+    from crm_bridge.dealer_data import load_dealer_data
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    migrate.upgrade(url)
+    engine = build_engine(url)
+    zone = ZoneInfo("Asia/Shanghai")
+    ids = []
+    with transaction(build_session_factory(engine)) as session:
+        load_dealer_data_into(session, load_dealer_data())
+        for year, phone in ((2020, "+8613800138000"), (2099, "+8613900139000")):
+            now = datetime(year, 1, 1, 8, 0, tzinfo=zone)
+            [slot] = bookings.free_slots(session, "Q5L", zone, now, limit=1)
+            booking = bookings.book(
+                session, model_code="Q5L", start=slot.start, zone=zone, now=now, source="cli-test",
+                sender_id=f"s{year}", channel="web", language="zh", customer_name="张伟",
+                phone=phone,
+            )  # fmt: skip
+            ids.append(booking.id)
+    engine.dispose()
+    return url, ids[0], ids[1]
+
+
+def test_bookings_export_and_list(tmp_path: Path) -> None:
+    import json
+
+    from crm_bridge.bookings import BOOKING_FIELDS
+
+    url, past, future = _bookings_database(tmp_path)
+    exported = _run("bookings", "export", "--format", "json", env={"DATABASE_URL": url})
+    assert exported.returncode == 0, exported.stderr
+    records = json.loads(exported.stdout)
+    assert [r["id"] for r in records] == [past, future]
+    assert all(list(r) == list(BOOKING_FIELDS) for r in records)
+    assert records[0]["start"].startswith("2020-01-01T09:00:00+08:00")
+    upcoming = _run("bookings", "list", env={"DATABASE_URL": url})
+    assert upcoming.returncode == 0, upcoming.stderr
+    header, *rows = upcoming.stdout.splitlines()
+    assert header.split()[:5] == ["id", "start", "end", "model", "status"]
+    assert [row.split()[:2] for row in rows] == [[str(future), "2099-01-01"]]
+    assert "张伟" in rows[0]
+    everything = _run("bookings", "list", "--all", env={"DATABASE_URL": url})
+    assert [row.split()[0] for row in everything.stdout.splitlines()[1:]] == [
+        str(past), str(future),
+    ]  # fmt: skip
+
+
+def test_bookings_mark_records_the_outcome_or_says_why_not(tmp_path: Path) -> None:
+    import json
+
+    url, past, future = _bookings_database(tmp_path)
+    env = {"DATABASE_URL": url}
+    refusals = {
+        "too early": _run("bookings", "mark", str(future), "completed", env=env),
+        "no such booking": _run("bookings", "mark", "999", "completed", env=env),
+        "bad outcome": _run("bookings", "mark", str(past), "great", env=env),
+    }
+    for why, result in refusals.items():
+        assert result.returncode == 2, why
+        assert "Traceback" not in result.stderr, why
+    assert "not started" in refusals["too early"].stderr
+    assert "no booking with id 999" in refusals["no such booking"].stderr
+    assert "invalid choice" in refusals["bad outcome"].stderr
+    done = _run("bookings", "mark", str(past), "completed", env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        f"booking {past} (Q5L, 2020-01-01 09:00, 张伟) marked completed; "
+        "post-test-drive survey scheduled"
+    )
+    again = _run("bookings", "mark", str(past), "no_show", env=env)
+    assert again.returncode == 2
+    assert "is completed" in again.stderr
+    surveys = _run("surveys", "export", "--format", "json", env=env)
+    assert surveys.returncode == 0, surveys.stderr
+    [survey] = json.loads(surveys.stdout)
+    assert (survey["kind"], survey["customer"], survey["phone"]) == (
+        "post_test_drive", "张伟", "+8613800138000",
+    )  # fmt: skip
+    exported = json.loads(_run("bookings", "export", env=env).stdout)
+    assert [r["status"] for r in exported] == ["completed", "booked"]

@@ -19,6 +19,10 @@ def test_demo_file_covers_the_catalog() -> None:
     assert all(m.range_km for m in data.catalog if m.powertrain == "ev")
     assert {m.seats for m in data.catalog} >= {4, 5, 7}
     assert data.consultants
+    assert data.dealer.test_drive_slot_minutes % 15 == 0
+    assert (data.dealer.test_drive_min_notice_minutes, data.dealer.test_drive_horizon_days) == (
+        60, 30,
+    )  # fmt: skip
 
 
 def _write(tmp_path: Path, change: Any) -> Path:
@@ -41,6 +45,9 @@ def _write(tmp_path: Path, change: Any) -> Path:
         (lambda d: d["promotions"][0].update(models=["X1"]), "unknown models"),
         (lambda d: d["catalog"][7].pop("range_km"), "range_km"),
         (lambda d: d.update(surprise=1), "Extra inputs"),
+        (lambda d: d["dealer"].update(test_drive_slot_minutes=50), "multiple of 15"),
+        (lambda d: d["dealer"].update(test_drive_horizon_days=0), "test_drive_horizon_days"),
+        (lambda d: d["dealer"].update(test_drive_min_notice_minutes=-5), "notice"),
     ],
 )
 def test_a_wrong_file_is_refused_with_a_clear_reason(

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from lxml import etree
 
-from crm_bridge import conversations, exports
+from crm_bridge import bookings, conversations, exports
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
@@ -111,6 +111,33 @@ def test_adf_follows_the_schema_and_escapes_customer_text(db: SessionFactory) ->
     assert b"&lt;b&gt;" in document
     names = second.findall("customer/contact/name")
     assert "".join(n.text or "" for n in names).replace(" ", "") == HOSTILE.replace(" ", "")
+
+
+def test_adf_lists_booked_test_drives(db: SessionFactory) -> None:
+    now = T0 + timedelta(hours=2)
+    with transaction(db) as session:
+        for hour in (10, 11):
+            booked = bookings.book(
+                session, model_code="A6L", start=datetime(2026, 11, 23, hour, tzinfo=SHANGHAI),
+                zone=SHANGHAI, now=now, source="cli", sender_id="s1", channel="rest",
+                language="zh", customer_name="张伟", phone="+8613800138000",
+            )  # fmt: skip
+        bookings.cancel(session, booked.id, now=now, source="cli")  # the 11:00 one
+        document = exports.to_adf(session, SHANGHAI)
+    exports.validate_adf(document)
+    first = etree.fromstring(document).findall("prospect")[0]
+    vehicles = [(v.get("interest"), v.findtext("model")) for v in first.findall("vehicle")]
+    assert vehicles == [
+        ("buy", "Q5L"), ("buy", "A6L"), ("test-drive", "A6L"), ("trade-in", ""),
+    ]  # fmt: skip
+    test_drive = first.findall("vehicle")[2]
+    assert (test_drive.get("status"), test_drive.findtext("make")) == ("new", "Audi")
+    assert test_drive.findtext("comments") == (
+        "Test drive 2026-11-23T10:00:00+08:00 to 2026-11-23T11:00:00+08:00 (booked)"
+    )
+    assert first.findtext("customer/comments").endswith("consultant: 王磊")
+    second = etree.fromstring(document).findall("prospect")[1]
+    assert [v.get("interest") for v in second.findall("vehicle")] == ["buy"]
 
 
 def test_schema_rejects_what_adf_forbids() -> None:

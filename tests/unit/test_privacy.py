@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.orm import Session
 
 from actions.transcripts import REDACTED, Transcripts
-from crm_bridge import conversations, privacy
+from crm_bridge import bookings, conversations, privacy
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import build_session_factory, transaction
 from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.leads import LeadUpdate, record_lead
-from crm_bridge.models import Conversation, Customer, Lead, LeadEvent
+from crm_bridge.models import Booking, Conversation, Customer, Lead, LeadEvent
 
 AT = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 UPDATE = LeadUpdate(
@@ -73,6 +75,43 @@ def test_erasure_removes_personal_data_and_keeps_counts(engine: Engine, tmp_path
         values = session.execute(select(LeadEvent.old_value, LeadEvent.new_value)).all()
         assert all("帕萨特" not in (v or "") for row in values for v in row)
         assert not privacy.may_contact(session, sender_id="web-1")
+
+
+def test_erasure_blanks_name_and_phone_on_bookings_and_keeps_them(engine: Engine) -> None:
+    sessions = build_session_factory(engine)
+    zone = ZoneInfo("Asia/Shanghai")
+    now = datetime(2026, 11, 22, 20, 0, tzinfo=zone)
+
+    def book(session: Session, sender: str, hour: int, phone: str | None) -> None:
+        bookings.book(
+            session, model_code="Q5L", start=datetime(2026, 11, 23, hour, tzinfo=zone), zone=zone,
+            now=now, source="conversation:web", sender_id=sender, channel="web", language="zh",
+            customer_name="张伟", phone=phone,
+        )  # fmt: skip
+
+    with transaction(sessions) as session:
+        load_dealer_data_into(session, load_dealer_data())
+        conversations.start_conversation(session, "web-1", AT, "web")
+        record_lead(session, "web-1", UPDATE, "conversation:web", AT)
+        book(session, "web-1", 10, "+8613800138000")
+        book(session, "tg-2", 11, "+8613800138000")  # another channel, same person
+        book(session, "anon", 12, None)  # someone who never gave a phone number
+        book(session, "other", 13, "+8613900139000")
+    with transaction(sessions) as session:
+        privacy.erase(session, "web-1", AT + timedelta(hours=1))
+        privacy.erase(session, "anon", AT + timedelta(hours=1))
+    with sessions() as session:
+        rows = session.execute(
+            select(
+                Booking.sender_id, Booking.customer_name, Booking.phone, Booking.status
+            ).order_by(Booking.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("web-1", None, None, "booked"),
+        ("tg-2", None, None, "booked"),
+        ("anon", None, None, "booked"),
+        ("other", "张伟", "+8613900139000", "booked"),
+    ]
 
 
 def test_transcripts_are_redacted_in_place(tmp_path: Path) -> None:
