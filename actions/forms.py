@@ -85,7 +85,7 @@ class CheckedFormValidation(FormValidationAction, ABC):
         self.services = services
 
     def form_name(self) -> str:
-        return self.name().removeprefix("validate_")
+        return str(self.name()).removeprefix("validate_")
 
     def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> list[Any]:
         """Say what was wrong; after repeated failures, explain and offer to skip."""
@@ -106,12 +106,13 @@ class CheckedFormValidation(FormValidationAction, ABC):
     ) -> dict[str, Any]:
         """{slot: cleaned}; a failure is said and counted, a correction is confirmed.
 
-        A value the customer was not asked for and that does not fit (the NLU taking "(1)" for a
-        phone number) is dropped quietly; an unknown model is always pointed out.
+        A value the customer was not asked for and that does not fit (the NLU taking "2016" for a
+        phone number) is dropped quietly, keeping what was said before; an unknown model is always
+        pointed out.
         """
         asked = slot == tracker.get_slot("requested_slot")
         if cleaned is None and slot not in ("car_models", "td_model") and not asked:
-            return {slot: None}
+            return {slot: previous_value(tracker, slot)}  # what was said before still stands
         if cleaned is None:
             events = self._failed(dispatcher, tracker, slot)
             return {slot: None, **{e["name"]: e["value"] for e in events}}

@@ -339,3 +339,18 @@ async def test_a_value_nobody_asked_for_that_does_not_fit_is_dropped_quietly(
     assert slots["phone"] is None
     assert said == []
     assert slots["requested_slot"] == "car_models"
+
+
+async def test_a_number_taken_for_a_phone_does_not_erase_the_one_given(
+    services: Services,
+) -> None:
+    before = {"consent": True, "phone": "+8613800138000", "car_models": ["Q5L"], "budget": 400000,
+              "purchase_timeline": 14, "payment": "loan", "trade_in": True}  # fmt: skip
+    slots, said = await validate(
+        services,
+        turn("一台2016年的帕萨特", "inform", before=before, requested="trade_in_vehicle",
+             candidates={"phone": "2016", "trade_in_vehicle": "一台2016年的帕萨特"}),
+    )  # fmt: skip
+    assert slots["phone"] == "+8613800138000"
+    assert slots["trade_in_vehicle"] == "2016年的帕萨特"
+    assert said == []
