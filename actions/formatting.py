@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
 from crm_bridge.models import CatalogModel, Promotion
@@ -77,3 +78,23 @@ def highlight(model: CatalogModel, language: str) -> str:
 
 def promotion_title(promotion: Promotion, language: str) -> str:
     return promotion.title_en if language == "en" else promotion.title
+
+
+WEEKDAY_NAMES = {
+    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def day(moment: datetime, language: str) -> str:
+    """ "11月25日（周三）" / "Wed 25 Nov", in the zone ``moment`` carries."""
+    weekday = WEEKDAY_NAMES[language][moment.weekday()]
+    if language == "en":
+        return f"{weekday} {moment.day} {moment.strftime('%b')}"
+    return f"{moment.month}月{moment.day}日（{weekday}）"
+
+
+def when(moment: datetime, language: str) -> str:
+    """ "11月25日（周三）10:00" / "Wed 25 Nov, 10:00"."""
+    separator = ", " if language == "en" else " "
+    return f"{day(moment, language)}{separator}{moment.strftime('%H:%M')}"

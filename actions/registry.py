@@ -15,6 +15,20 @@ from actions.dealership import (
 from actions.privacy import ActionErasePersonalData, ActionOptOut
 from actions.qualification import ActionSubmitQualification, ValidateQualificationForm
 from actions.session import ActionSessionStart
+from actions.surveys import ActionAskTestDriveFeedback, ActionRecordTestDriveFeedback
+from actions.test_drive import (
+    ActionAskTdBooking,
+    ActionAskTdConfirmed,
+    ActionAskTdTime,
+    ActionStartTestDrive,
+    ActionSubmitCancel,
+    ActionSubmitReschedule,
+    ActionSubmitTestDrive,
+    ActionTestDriveReminder,
+    ValidateCancelForm,
+    ValidateRescheduleForm,
+    ValidateTestDriveForm,
+)
 from actions.vehicles import ActionAnswerModelInfo, ActionAnswerModels, ActionAnswerPrice
 
 
@@ -30,5 +44,23 @@ def build_actions(services: Services) -> list[Action]:
         ActionSubmitQualification(services),
         ActionOptOut(services),
         ActionErasePersonalData(services),
+        ActionStartTestDrive(),
+        *(
+            action(services)
+            for action in (
+                ValidateTestDriveForm,
+                ValidateRescheduleForm,
+                ValidateCancelForm,
+                ActionAskTdTime,
+                ActionAskTdConfirmed,
+                ActionAskTdBooking,
+                ActionSubmitTestDrive,
+                ActionSubmitReschedule,
+                ActionSubmitCancel,
+                ActionTestDriveReminder,
+                ActionAskTestDriveFeedback,
+                ActionRecordTestDriveFeedback,
+            )
+        ),
         *(answer(services) for answer in answers),
     ]

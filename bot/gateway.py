@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from string import Template
 
+import httpx
 import uvicorn
 from sqlalchemy import Engine
 from starlette.applications import Starlette
@@ -18,9 +19,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot import paths
+from bot import paths, reminders
 from bot.scheduler import build_scheduler
-from crm_bridge.db import build_engine
+from crm_bridge.db import build_engine, build_session_factory
 from crm_bridge.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,12 +68,25 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        scheduler.start()
-        logger.info("scheduler started (%d jobs)", len(scheduler.get_jobs()))
-        try:
-            yield
-        finally:
-            scheduler.shutdown(wait=False)
+        async with httpx.AsyncClient() as client:
+            reminders.configure(
+                reminders.Runtime(
+                    sessions=build_session_factory(engine),
+                    zone=settings.timezone,
+                    scheduler=scheduler,
+                    customers=reminders.RasaConversations(
+                        settings.effective_rasa_url, settings.effective_rasa_token(), client
+                    ),
+                    consultants=reminders.consultant_channel(settings),
+                )
+            )
+            reminders.schedule_sync(scheduler)
+            scheduler.start()
+            logger.info("scheduler started (%d jobs)", len(scheduler.get_jobs()))
+            try:
+                yield
+            finally:
+                scheduler.shutdown(wait=False)
 
     async def index(request: Request) -> Response:
         """The page with the chat widget."""

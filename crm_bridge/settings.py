@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     rabbitmq_url: str | None = None
     rasa_token: str | None = None
     rasa_port: int = 5005
+    rasa_url: str | None = None  # where the scheduler reaches Rasa; default: localhost:RASA_PORT
     actions_port: int = 5055
     gateway_port: int = 8080
     dealer_timezone: str = "Asia/Shanghai"
@@ -83,6 +84,10 @@ class Settings(BaseSettings):
     @property
     def dealer_data_path(self) -> Path:
         return self.dealer_data or PROJECT_ROOT / "crm_bridge" / "data" / "demo_dealer.yml"
+
+    @property
+    def effective_rasa_url(self) -> str:
+        return self.rasa_url or f"http://127.0.0.1:{self.rasa_port}"
 
     def effective_rasa_token(self) -> str:
         """The Rasa HTTP API token: the configured one, else one generated once into ``var/``."""

@@ -121,12 +121,12 @@ def test_chinese_first_contact_to_qualified_lead(stack: Stack) -> None:
     }  # fmt: skip
 
 
-def test_english_test_drive_request_to_qualified_lead(stack: Stack) -> None:
+def test_english_callback_request_to_qualified_lead(stack: Stack) -> None:
     sender = new_sender("en")
     replies = chat(
         stack, sender,
         "Hi there",
-        "I'd like to test drive the Q7",
+        "Could a sales consultant call me back about the Q7?",
         "around 800k",
         "within a month",
         "lease",
@@ -135,7 +135,7 @@ def test_english_test_drive_request_to_qualified_lead(stack: Stack) -> None:
         "Michael Chen",
         "+86 139 1234 5678",
     )  # fmt: skip
-    assert "test drive" in replies[1][0]
+    assert "consultant" in replies[1][0]
     assert replies[1][-1].startswith("What budget")
     assert replies[3] == ["How would you like to pay?"]
     assert "Privacy notice" in replies[5][-1]

@@ -82,9 +82,10 @@ def test_responses_are_used_by_stories_rules_or_actions(validator: Validator) ->
         p.read_text(encoding="utf-8") for p in (ROOT / "actions").glob("*.py")
     )
     asked_by_forms = {
-        f"utter_ask_{slot}"
-        for form in validator.domain.forms.values()
+        name
+        for form_name, form in validator.domain.forms.items()
         for slot in form.get("required_slots", [])
+        for name in (f"utter_ask_{slot}", f"utter_ask_{form_name}_{slot}")
     }
     unused = [
         name

@@ -1,0 +1,431 @@
+"""Test-drive reminders and notices to consultants, run by the persistent scheduler (gateway).
+
+The dealership database is the truth. The action server and the CLI only write bookings and their
+events; every ``SYNC_INTERVAL`` the scheduler's ``sync`` job brings the reminder jobs in line with
+the bookings (added for a new booking, moved with it, removed when it is cancelled or over) and
+tells the assigned consultant about every new, moved or cancelled booking. Reminder jobs have
+deterministic ids (``booking:{id}:reminder_24h``), live in the SQLAlchemy job store and survive
+restarts; a reminder is claimed in the ``notifications`` table (unique per booking, kind and booking
+time) before it is sent, so it never goes out twice.
+
+Job functions are module-level and take ids only, as persistent jobs must; what they need (the
+database, the channels, the clock) is handed to ``configure`` at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import httpx
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from tenacity import retry, stop_after_attempt, wait_exponential
+
+from crm_bridge import surveys
+from crm_bridge.db import SessionFactory, transaction
+from crm_bridge.models import (
+    ACTIVE_BOOKING_STATUSES,
+    Booking,
+    BookingEvent,
+    Notification,
+)
+from crm_bridge.privacy import may_contact
+from crm_bridge.settings import Settings
+from crm_bridge.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+SYNC_JOB_ID: Final = "bookings:sync"
+SYNC_INTERVAL: Final = timedelta(seconds=20)
+# Reminders before a test drive, by kind.
+REMINDERS: Final = {"reminder_24h": timedelta(hours=24), "reminder_2h": timedelta(hours=2)}
+# A reminder due while the gateway was down still goes out within this grace.
+MISFIRE_GRACE: Final = timedelta(minutes=30)
+# The action the customer's conversation runs to say the reminder (actions/test_drive.py).
+REMINDER_ACTION: Final = "action_test_drive_reminder"
+SURVEY_ACTION: Final = "action_ask_test_drive_feedback"
+
+
+class CustomerChannel(Protocol):
+    """Delivers a message to a customer's conversation, in its channel."""
+
+    async def run_action(self, sender_id: str, action: str) -> None: ...
+
+
+class ConsultantChannel(Protocol):
+    """Delivers a notice to a sales consultant."""
+
+    async def notify(self, consultant: str, text: str) -> None: ...
+
+
+class RasaConversations:
+    """Runs an action in a customer's conversation through the Rasa HTTP API.
+
+    Rasa sends what the action says to the conversation's latest channel (the web chat over
+    socket.io while the customer is connected; REST conversations keep it in their transcript).
+    """
+
+    def __init__(self, base_url: str, token: str, client: httpx.AsyncClient) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.client = client
+
+    @retry(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
+    async def run_action(self, sender_id: str, action: str) -> None:
+        response = await self.client.post(
+            f"{self.base_url}/conversations/{quote(sender_id, safe='')}/execute",
+            params={"output_channel": "latest", "token": self.token},
+            json={"name": action},
+            timeout=30,
+        )
+        response.raise_for_status()
+
+
+class TelegramSalesChat:
+    """Notices to the sales team's Telegram group (TELEGRAM_SALES_CHAT_ID)."""
+
+    def __init__(self, token: str, chat_id: int, base_url: str) -> None:
+        from telegram import Bot
+
+        self.bot = Bot(token=token, base_url=base_url)
+        self.chat_id = chat_id
+
+    @retry(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
+    async def notify(self, consultant: str, text: str) -> None:
+        from telegram.constants import ParseMode
+
+        body = f"<b>@{html.escape(consultant)}</b>\n{html.escape(text)}"
+        async with self.bot:
+            await self.bot.send_message(chat_id=self.chat_id, text=body, parse_mode=ParseMode.HTML)
+
+
+class LoggedNotices:
+    """Where no sales chat is configured, notices go to the gateway's log."""
+
+    async def notify(self, consultant: str, text: str) -> None:
+        logger.info("notice for %s: %s", consultant, text)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the job functions work with, built at start-up."""
+
+    sessions: SessionFactory
+    zone: ZoneInfo
+    scheduler: BaseScheduler
+    customers: CustomerChannel
+    consultants: ConsultantChannel
+    clock: Callable[[], datetime] = utcnow
+
+
+_runtime: Runtime | None = None
+
+
+def configure(runtime: Runtime) -> None:
+    """Hand the job functions their dependencies (done once, when the gateway starts)."""
+    global _runtime
+    _runtime = runtime
+
+
+def current() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("bot.reminders.configure() was not called at start-up")
+    return _runtime
+
+
+def consultant_channel(settings: Settings) -> ConsultantChannel:
+    if settings.telegram_bot_token and settings.telegram_sales_chat_id is not None:
+        return TelegramSalesChat(
+            settings.telegram_bot_token,
+            settings.telegram_sales_chat_id,
+            settings.telegram_api_base_url,
+        )
+    return LoggedNotices()
+
+
+def schedule_sync(scheduler: BaseScheduler) -> None:
+    """The recurring job that keeps reminders and notices in line with the bookings."""
+    scheduler.add_job(
+        sync,
+        "interval",
+        seconds=SYNC_INTERVAL.total_seconds(),
+        id=SYNC_JOB_ID,
+        replace_existing=True,
+        coalesce=True,
+        misfire_grace_time=int(SYNC_INTERVAL.total_seconds()),
+        max_instances=1,
+    )
+
+
+def reminder_job_id(booking_id: int, kind: str) -> str:
+    return f"booking:{booking_id}:{kind}"
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """A job the bookings and surveys call for: ``func(*args)`` at ``run_at``."""
+
+    job_id: str
+    run_at: datetime
+    func: Callable[..., Any]
+    args: tuple[Any, ...]
+    movable: bool = True  # False: once scheduled it stays (a survey due now)
+
+
+def plan_reminders(bookings: Sequence[tuple[int, datetime]], now: datetime) -> list[PlannedJob]:
+    """The reminder jobs the upcoming bookings call for; those whose time has passed are left
+    out (a booking made 90 minutes ahead gets no 2-hour reminder)."""
+    planned = []
+    for booking_id, start in bookings:
+        for kind, before in REMINDERS.items():
+            run_at = start.astimezone(UTC) - before  # real hours, also across a DST change
+            if run_at > now:
+                job_id = reminder_job_id(booking_id, kind)
+                planned.append(PlannedJob(job_id, run_at, send_reminder, (booking_id, kind)))
+    return planned
+
+
+def plan_surveys(due: Sequence[tuple[int, str, datetime]], now: datetime) -> list[PlannedJob]:
+    """A job per survey not sent yet, at its time or at once if that has passed."""
+    return [
+        PlannedJob(
+            f"survey:{survey_id}:{kind}", max(scheduled_for, now), send_survey, (survey_id,), False
+        )
+        for survey_id, kind, scheduled_for in due
+    ]
+
+
+def _upcoming(session: Session, now: datetime) -> list[tuple[int, datetime]]:
+    rows = session.execute(
+        select(Booking.id, Booking.start).where(
+            Booking.status.in_(ACTIVE_BOOKING_STATUSES), Booking.start > now
+        )
+    ).all()
+    return [(int(row[0]), row[1]) for row in rows]
+
+
+async def sync() -> None:
+    """Reminder jobs follow the bookings; consultants hear of every change."""
+    runtime = current()
+    now = runtime.clock()
+    upcoming, due = await asyncio.to_thread(
+        _in_transaction, runtime, lambda s: (_upcoming(s, now), surveys.due_surveys(s))
+    )
+    reconcile(runtime.scheduler, plan_reminders(upcoming, now) + plan_surveys(due, now))
+    await notify_consultants()
+
+
+def _in_transaction(runtime: Runtime, work: Callable[[Session], Any]) -> Any:
+    with transaction(runtime.sessions) as session:
+        return work(session)
+
+
+def _execute(runtime: Runtime, statement: Any) -> None:
+    with transaction(runtime.sessions) as session:
+        session.execute(statement)
+
+
+def reconcile(scheduler: BaseScheduler, planned: list[PlannedJob]) -> None:
+    """Add, move and remove ``booking:*`` and ``survey:*`` jobs so the scheduler holds exactly
+    ``planned``. A job already due but not yet run (the gateway was down) is left for its
+    misfire grace."""
+    wanted = {job.job_id: job for job in planned}
+    existing = {j.id: j for j in scheduler.get_jobs() if j.id.startswith(("booking:", "survey:"))}
+    for job_id, job in wanted.items():
+        current_job = existing.get(job_id)
+        if current_job is not None and (not job.movable or current_job.next_run_time == job.run_at):
+            continue
+        scheduler.add_job(
+            job.func,
+            "date",
+            run_date=job.run_at,
+            args=list(job.args),
+            id=job_id,
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
+        )
+    for job_id in existing.keys() - wanted.keys():
+        scheduler.remove_job(job_id)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    notification_id: int
+    sender_id: str
+
+
+def claim_reminder(session: Session, booking_id: int, kind: str, now: datetime) -> Claimed | None:
+    """Record the reminder as sent before sending it; None if it must not (or need not) go out.
+
+    Not for a booking that was cancelled, is over, or whose reminder time has moved away; not
+    for a customer who opted out; never twice for the same booking time (unique row).
+    """
+    booking = session.get(Booking, booking_id)
+    if booking is None or not booking.active or kind not in REMINDERS:
+        return None
+    due = booking.start - REMINDERS[kind]
+    if not due - timedelta(minutes=5) <= now < booking.start:
+        return None  # the booking moved: the job for its new time will come
+    exists = session.scalar(
+        select(Notification.id).where(
+            Notification.booking_id == booking_id,
+            Notification.kind == kind,
+            Notification.for_start == booking.start,
+        )
+    )
+    if exists is not None:
+        return None
+    allowed = booking.sender_id is not None and may_contact(
+        session, customer_id=booking.customer_id, sender_id=booking.sender_id
+    )
+    notification = Notification(
+        booking_id=booking_id,
+        kind=kind,
+        for_start=booking.start,
+        recipient="customer",
+        sent_at=now,
+        status="sent" if allowed else "skipped",
+        detail=None if allowed else "customer opted out or has no conversation",
+    )
+    session.add(notification)
+    session.flush()  # the unique row: a second scheduler's claim fails here
+    if not allowed or booking.sender_id is None:
+        return None
+    return Claimed(notification.id, booking.sender_id)
+
+
+async def send_reminder(booking_id: int, kind: str) -> None:
+    """Job: remind the customer of their test drive through their own conversation."""
+    runtime = current()
+    now = runtime.clock()
+    claimed: Claimed | None = await asyncio.to_thread(
+        _in_transaction, runtime, lambda s: claim_reminder(s, booking_id, kind, now)
+    )
+    if claimed is None:
+        return
+    try:
+        await runtime.customers.run_action(claimed.sender_id, REMINDER_ACTION)
+    except Exception as error:  # recorded for the team; the job itself must not crash the loop
+        logger.warning("reminder %s for booking %s failed: %s", kind, booking_id, error)
+        failed = update(Notification).where(Notification.id == claimed.notification_id)
+        failed = failed.values(status="failed", detail=str(error)[:500])
+        await asyncio.to_thread(_execute, runtime, failed)
+        return
+    logger.info("reminder %s sent for booking %s", kind, booking_id)
+
+
+@dataclass(frozen=True)
+class Notice:
+    event_id: int
+    consultant: str
+    text: str
+
+
+NOTICE_KIND: Final = {
+    "created": "新的试驾预约",
+    "rescheduled": "试驾改期",
+    "cancelled": "试驾取消",
+    "completed": "试驾已完成",
+    "no_show": "客户未到店",
+}
+
+
+def pending_notices(session: Session, zone: ZoneInfo) -> list[Notice]:
+    """Booking changes the assigned consultant has not been told about yet, oldest first."""
+    events = session.scalars(
+        select(BookingEvent).where(BookingEvent.notified_at.is_(None)).order_by(BookingEvent.id)
+    ).all()
+    notices = []
+    for event in events:
+        booking = event.booking
+        start = (event.new_start or booking.start).astimezone(zone)
+        customer = " ".join(p for p in (booking.customer_name, booking.phone) if p) or "客户"
+        moved = ""
+        if event.kind == "rescheduled" and event.old_start is not None:
+            moved = f"（原定 {event.old_start.astimezone(zone):%m-%d %H:%M}）"
+        text = (
+            f"{NOTICE_KIND.get(event.kind, event.kind)}：{booking.model_code} "
+            f"{start:%Y-%m-%d %H:%M}{moved}，{customer}，预约号 {booking.id}"
+        )
+        notices.append(Notice(event.id, booking.consultant.name, text))
+    return notices
+
+
+async def notify_consultants() -> int:
+    """Tell consultants about every booking change not yet notified; returns how many."""
+    runtime = current()
+    notices: list[Notice] = await asyncio.to_thread(
+        _in_transaction, runtime, lambda s: pending_notices(s, runtime.zone)
+    )
+    sent = 0
+    for notice in notices:
+        try:
+            await runtime.consultants.notify(notice.consultant, notice.text)
+        except Exception as error:  # tried again at the next sync
+            logger.warning("notice %s to %s failed: %s", notice.event_id, notice.consultant, error)
+            continue
+        done = (
+            update(BookingEvent)
+            .where(BookingEvent.id == notice.event_id, BookingEvent.notified_at.is_(None))
+            .values(notified_at=runtime.clock())
+        )
+        await asyncio.to_thread(_execute, runtime, done)
+        sent += 1
+    return sent
+
+
+@dataclass(frozen=True)
+class SurveyClaim:
+    sender_id: str | None
+    allowed: bool
+
+
+def claim_survey(session: Session, survey_id: int, now: datetime) -> SurveyClaim | None:
+    """Mark the survey sent (once); whether it may go to the customer at all."""
+    survey = surveys.claim(session, survey_id, now)
+    if survey is None:
+        return None
+    allowed = survey.sender_id is not None and may_contact(
+        session, customer_id=survey.customer_id, sender_id=survey.sender_id
+    )
+    if not allowed:
+        session.add(
+            Notification(
+                survey_id=survey_id, booking_id=survey.booking_id, kind=f"survey_{survey.kind}",
+                recipient="customer", sent_at=now, status="skipped",
+                detail="customer opted out or has no conversation",
+            )
+        )  # fmt: skip
+    return SurveyClaim(survey.sender_id, allowed)
+
+
+async def send_survey(survey_id: int) -> None:
+    """Job: ask the customer the survey's question in their conversation; never twice."""
+    runtime = current()
+    now = runtime.clock()
+    claimed: SurveyClaim | None = await asyncio.to_thread(
+        _in_transaction, runtime, lambda s: claim_survey(s, survey_id, now)
+    )
+    if claimed is None or not claimed.allowed or claimed.sender_id is None:
+        return
+    try:
+        await runtime.customers.run_action(claimed.sender_id, SURVEY_ACTION)
+    except Exception as error:  # sent_at stays: a survey is never sent twice
+        logger.warning("survey %s could not be delivered: %s", survey_id, error)
+        failed = Notification(
+            survey_id=survey_id, kind="survey", recipient="customer", sent_at=now,
+            status="failed", detail=str(error)[:500],
+        )  # fmt: skip
+        await asyncio.to_thread(_in_transaction, runtime, lambda s: s.add(failed))
+        return
+    logger.info("survey %s sent", survey_id)
