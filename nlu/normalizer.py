@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -85,6 +86,18 @@ _JOINERS = {
 }
 
 
+# Number types the extractor may mistake a bare phone number for.
+NUMBERS_NOT_PHONES = {"budget", "rating", "seats", "purchase_timeline"}
+_LONG_NUMBER = re.compile(r"^\+?[\d\s-]{11,20}$")
+
+
+def looks_like_phone(span: str) -> bool:
+    """A bare number of 11 or more digits with no unit that is a valid phone number."""
+    plain = span.strip()
+    digits = sum(c.isdigit() for c in plain)
+    return digits >= 11 and bool(_LONG_NUMBER.match(plain)) and values.phone_e164(plain) is not None
+
+
 def merge_fragments(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Join adjacent entities of one contiguous type separated only by spaces or joiners."""
     ordered = sorted(entities, key=lambda e: e.get("start", -1))
@@ -122,6 +135,8 @@ def normalize_entities(
     result: list[dict[str, Any]] = []
     for entity in merge_fragments(text, entities):
         span = text[entity["start"] : entity["end"]] if "start" in entity else str(entity["value"])
+        if entity["entity"] in NUMBERS_NOT_PHONES and looks_like_phone(span):
+            entity = {**entity, "entity": "phone"}  # "13800138000" is never a budget or a rating
         try:
             value = values.normalize(entity["entity"], span, now)
         except Exception:  # a normalizer bug must not lose the customer's message

@@ -163,3 +163,19 @@ def test_separate_models_stay_separate() -> None:
         {"entity": "car_model", "start": 4, "end": 7, "value": "A6L"},
     ]
     assert [e["value"] for e in normalize_entities(text, found, NOW)] == ["A4L", "A6L"]
+
+
+@pytest.mark.parametrize(
+    ("span", "kind", "value"),
+    [
+        ("13800138000", "phone", "+8613800138000"),
+        ("+86 139 1234 5678", "phone", "+8613912345678"),
+        ("400000", "budget", 400000),
+        ("40万", "budget", 400000),
+    ],
+)
+def test_a_phone_number_taken_for_a_budget_is_a_phone(span: str, kind: str, value: object) -> None:
+    text = f"电话{span}"
+    found = [{"entity": "budget", "start": 2, "end": 2 + len(span), "value": span}]
+    [entity] = normalize_entities(text, found, NOW)
+    assert (entity["entity"], entity["value"]) == (kind, value)
