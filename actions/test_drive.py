@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
 from actions import slots as checks
-from actions.base import DatabaseAction, channel_of, language_of, message_metadata
+from actions.base import DatabaseAction, Services, channel_of, language_of, message_metadata
 from actions.forms import CheckedFormValidation, just_answered
 from actions.leads import save_lead
 from crm_bridge import bookings
@@ -469,6 +469,18 @@ class ActionAskTdConfirmed(AskAction):
         return []
 
 
+async def customer_bookings(services: Services, tracker: Tracker) -> list[BookingView]:
+    """Upcoming bookings of this conversation or of the phone number it gave."""
+    phone = checks.clean_phone(tracker.get_slot("phone"))
+    now = services.clock()
+    return await services.in_transaction(
+        lambda s: [
+            BookingView.of(b)
+            for b in bookings.bookings_for(s, now=now, sender_id=tracker.sender_id, phone=phone)
+        ]
+    )
+
+
 def _view(session: Session, booking_id: int) -> BookingView | None:
     booking = session.get(Booking, booking_id)
     return BookingView.of(booking) if booking is not None else None
@@ -522,14 +534,19 @@ class ManageBookingValidation(TestDriveValidation, ABC):
     choose from are offered as buttons."""
 
     async def candidates(self, tracker: Tracker) -> list[BookingView]:
-        phone = checks.clean_phone(tracker.get_slot("phone"))
-        now = self.now()
-        return await self.services.in_transaction(
-            lambda s: [
-                BookingView.of(b)
-                for b in bookings.bookings_for(s, now=now, sender_id=tracker.sender_id, phone=phone)
-            ]
-        )
+        return await customer_bookings(self.services, tracker)
+
+    questions: tuple[str, ...]  # once the booking is known
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        lookup = await self.lookup_questions(tracker)
+        return list(self.questions) if lookup is None else lookup
 
     async def lookup_questions(self, tracker: Tracker) -> list[str] | None:
         """The questions before the booking is known; None when it is known."""
@@ -581,18 +598,10 @@ class ManageBookingValidation(TestDriveValidation, ABC):
 class ValidateRescheduleForm(ManageBookingValidation):
     """ "试驾改到下周三下午": the booking, then a new free time; moved as soon as it is free."""
 
+    questions = ("td_booking", "td_time")
+
     def name(self) -> str:
         return "validate_reschedule_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        lookup = await self.lookup_questions(tracker)
-        return ["td_booking", "td_time"] if lookup is None else lookup
 
     async def validate_td_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -631,18 +640,10 @@ class ValidateRescheduleForm(ManageBookingValidation):
 class ValidateCancelForm(ManageBookingValidation):
     """ "cancel my test drive": the booking, a confirmation, then it is cancelled."""
 
+    questions = ("td_booking", "td_confirmed")
+
     def name(self) -> str:
         return "validate_cancel_form"
-
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
-        lookup = await self.lookup_questions(tracker)
-        return ["td_booking", "td_confirmed"] if lookup is None else lookup
 
     async def validate_td_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -733,14 +734,7 @@ class ActionAskTdBooking(AskAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
-        phone = checks.clean_phone(tracker.get_slot("phone"))
-        now = self.services.clock()
-        found = await self.services.in_transaction(
-            lambda s: [
-                BookingView.of(b)
-                for b in bookings.bookings_for(s, now=now, sender_id=tracker.sender_id, phone=phone)
-            ]
-        )
+        found = await customer_bookings(self.services, tracker)
         buttons = [
             {
                 "title": f"{b.model} · {fmt.when(b.start.astimezone(self.zone), language)}",
