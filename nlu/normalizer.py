@@ -62,9 +62,11 @@ class EntityNormalizer(GraphComponent, EntityExtractorMixin):
         now = datetime.now(self.timezone)
         for message in messages:
             entities = message.get(ENTITIES) or []
+            text = message.get(TEXT) or ""
+            normalized = normalize_entities(text, entities, now, self.name)
             message.set(
                 ENTITIES,
-                normalize_entities(message.get(TEXT) or "", entities, now, self.name),
+                normalized + timeline_answer(text, normalized, self.name),
                 add_to_output=True,
             )
         return messages
@@ -84,6 +86,34 @@ _JOINERS = {
     "rating": " /",
     "purchase_timeline": " ",
 }
+
+
+# A bare answer to "when are you planning to buy?" ("一周内吧", "三个月以内", "within 2 weeks"):
+# the extractor sometimes misses it when the message holds nothing else.
+_TIMELINE_ANSWER = re.compile(
+    r"^(?:大概|大约|应该|估计|可能|争取|计划|打算|最好|希望)?\s*"
+    r"(?:\d+|[一二两三四五六七八九十半几]+)\s*个?\s*(?:多)?\s*(?:天|日|周|星期|礼拜|月|年)"
+    r"\s*(?:内|以内|之内|左右|后|以后|之后)?\s*(?:吧|呢|啊|呀|哈|的样子)?\s*[。.!！~～]*$"
+    r"|^(?:within|in)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+(?:day|week|month|year)s?[.!]*$",
+    re.IGNORECASE,
+)
+
+
+def timeline_answer(
+    text: str, entities: list[dict[str, Any]], processor: str = "EntityNormalizer"
+) -> list[dict[str, Any]]:
+    """A purchase_timeline entity for a message that is only a timeline, if none was found."""
+    if any(e["entity"] in ("purchase_timeline", "time") for e in entities):
+        return []
+    plain = text.strip()
+    if not _TIMELINE_ANSWER.match(plain):
+        return []
+    days = values.purchase_timeline_days(plain)
+    if days is None:
+        return []
+    start = text.index(plain)
+    return [{"entity": "purchase_timeline", "start": start, "end": start + len(plain),
+             "value": days, "extractor": processor}]  # fmt: skip
 
 
 # Number types the extractor may mistake a bare phone number for.

@@ -11,7 +11,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from nlu.normalizer import EntityNormalizer, normalize_entities
+from nlu.normalizer import EntityNormalizer, normalize_entities, timeline_answer
 from nlu.tokenizer import MixedTokenizer, split_word
 
 NOW = datetime(2026, 1, 7, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -179,3 +179,18 @@ def test_a_phone_number_taken_for_a_budget_is_a_phone(span: str, kind: str, valu
     found = [{"entity": "budget", "start": 2, "end": 2 + len(span), "value": span}]
     [entity] = normalize_entities(text, found, NOW)
     assert (entity["entity"], entity["value"]) == (kind, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [("一周内", 7), ("一周内吧", 7), ("大概三个月以内", 90), ("半年", 180), ("within 2 weeks", 14),
+     ("明天", None), ("下周三下午", None), ("两周后", 14)],
+)  # fmt: skip
+def test_a_bare_timeline_answer_is_a_timeline(text: str, days: int | None) -> None:
+    found = timeline_answer(text, [])
+    assert [e["value"] for e in found] == ([days] if days is not None else [])
+
+
+def test_no_extra_timeline_when_one_was_found() -> None:
+    found = [{"entity": "purchase_timeline", "start": 0, "end": 3, "value": 7}]
+    assert timeline_answer("一周内", found) == []
