@@ -74,6 +74,16 @@ def channel_of(input_channel: str | None, metadata: dict[str, Any] | None = None
     return CHANNEL_OF_INPUT.get(input_channel)
 
 
+def conversation_channel(tracker: Tracker) -> str | None:
+    """The dealership channel of the conversation's latest message."""
+    return channel_of(tracker.get_latest_input_channel(), message_metadata(tracker))
+
+
+def change_source(tracker: Tracker) -> str:
+    """How a change made in this conversation is logged: "conversation:<channel>"."""
+    return f"conversation:{conversation_channel(tracker) or 'unknown'}"
+
+
 class DatabaseAction(Action, ABC):
     """An action that answers from, or writes to, the dealership database.
 

@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
-from actions.base import Services, channel_of, message_metadata
+from actions.base import Services, conversation_channel, message_metadata
 from actions.language import detect_language
 from actions.leads import previous_value, save_lead
 from actions.slots import clean_budget, clean_models, clean_payment, clean_timeline, is_correction
@@ -68,7 +68,7 @@ class ValidateSlotMappings(ValidationAction):
             (e["value"] for e in events if e.get("event") == "slot" and e["name"] == "language"),
             tracker.get_slot("language"),
         )
-        channel = channel_of(tracker.get_latest_input_channel(), message_metadata(tracker))
+        channel = conversation_channel(tracker)
         at = _message_time(tracker) or self.services.clock()
         await self.services.write(
             "conversation.message",

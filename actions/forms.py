@@ -4,7 +4,7 @@ and the consent and contact questions, which the needs analysis and the test-dri
 
 from __future__ import annotations
 
-from abc import ABC
+from abc import ABC, abstractmethod
 from typing import Any, Final
 
 from rasa_sdk import Tracker
@@ -86,6 +86,19 @@ class CheckedFormValidation(FormValidationAction, ABC):
 
     def form_name(self) -> str:
         return str(self.name()).removeprefix("validate_")
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        return await self.ask_order(tracker)
+
+    @abstractmethod
+    async def ask_order(self, tracker: Tracker) -> list[str]:
+        """The form's questions in order, given what the conversation knows so far."""
 
     def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> list[Any]:
         """Say what was wrong; after repeated failures, explain and offer to skip."""

@@ -8,7 +8,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 from actions import slots as checks
-from actions.base import Services, asked_models, channel_of, entity_values, message_metadata
+from actions.base import Services, asked_models, conversation_channel, entity_values
 from crm_bridge.leads import LeadUpdate
 from crm_bridge.outbox import lead_payload
 
@@ -29,7 +29,7 @@ def slot_view(tracker: Tracker, events: list[EventType]) -> dict[str, Any]:
 
 def lead_update(tracker: Tracker, slots: dict[str, Any]) -> LeadUpdate:
     """What the conversation knows, every value checked once more before it is written."""
-    channel = channel_of(tracker.get_latest_input_channel(), message_metadata(tracker))
+    channel = conversation_channel(tracker)
     trade_in = checks.clean_yes_no(slots.get("trade_in"))
     return LeadUpdate(
         consent=slots.get("consent") is True,

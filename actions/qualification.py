@@ -69,13 +69,7 @@ class ValidateQualificationForm(CheckedFormValidation):
     def name(self) -> str:
         return "validate_qualification_form"
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def ask_order(self, tracker: Tracker) -> list[str]:
         return required_slots_for(tracker.slots)
 
     async def run(

@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
 from actions import slots as checks
-from actions.base import DatabaseAction, Services, channel_of, language_of, message_metadata
+from actions.base import (
+    DatabaseAction,
+    Services,
+    change_source,
+    conversation_channel,
+    language_of,
+)
 from actions.forms import CheckedFormValidation, just_answered
 from actions.leads import save_lead
 from crm_bridge import bookings
@@ -228,13 +234,7 @@ class ValidateTestDriveForm(TestDriveValidation):
         await save_lead(self.services, tracker, events)  # contact kept as soon as consented
         return events
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def ask_order(self, tracker: Tracker) -> list[str]:
         return booking_questions(tracker.slots)
 
     async def extract_driving_licence(
@@ -311,7 +311,7 @@ class ValidateTestDriveForm(TestDriveValidation):
             return self._result(dispatcher, tracker, "td_confirmed", value, None)
         language = language_of(tracker)
         await save_lead(self.services, tracker, [])  # the customer and lead exist and are current
-        channel = channel_of(tracker.get_latest_input_channel(), message_metadata(tracker))
+        channel = conversation_channel(tracker)
         start = moment_of(tracker.get_slot("td_time"), self.zone)
         model = tracker.get_slot("td_model")
         if start is None or not isinstance(model, str):
@@ -325,7 +325,7 @@ class ValidateTestDriveForm(TestDriveValidation):
                 start=start,
                 zone=self.zone,
                 now=now,
-                source=f"conversation:{channel or 'unknown'}",
+                source=change_source(tracker),
                 sender_id=tracker.sender_id,
                 channel=channel,
                 language=language,
@@ -538,13 +538,7 @@ class ManageBookingValidation(TestDriveValidation, ABC):
 
     questions: tuple[str, ...]  # once the booking is known
 
-    async def required_slots(
-        self,
-        domain_slots: list[str],
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        domain: DomainDict,
-    ) -> list[str]:
+    async def ask_order(self, tracker: Tracker) -> list[str]:
         lookup = await self.lookup_questions(tracker)
         return list(self.questions) if lookup is None else lookup
 
@@ -620,13 +614,11 @@ class ValidateRescheduleForm(ManageBookingValidation):
         )
         if moment is None:
             return {"td_time": None}
-        channel = channel_of(tracker.get_latest_input_channel(), message_metadata(tracker))
         now = self.now()
         try:
             await self.services.in_transaction(
                 lambda s: bookings.reschedule(
-                    s, booking_id, moment, zone=self.zone, now=now,
-                    source=f"conversation:{channel or 'unknown'}",
+                    s, booking_id, moment, zone=self.zone, now=now, source=change_source(tracker),
                 )
             )  # fmt: skip
         except bookings.SlotUnavailable as taken:
@@ -699,14 +691,13 @@ class ActionSubmitCancel(AskAction):
         if tracker.get_slot("td_confirmed") is not True:
             dispatcher.utter_message(response="utter_td_kept")
             return reset
-        channel = channel_of(tracker.get_latest_input_channel(), message_metadata(tracker))
         now = self.services.clock()
 
         def cancel(session: Session) -> BookingView | None:
             try:
                 booking = bookings.cancel(
                     session, int(booking_id), now=now,
-                    source=f"conversation:{channel or 'unknown'}",
+                    source=change_source(tracker),
                 )  # fmt: skip
             except (bookings.BookingClosed, bookings.BookingNotFound):
                 return None
