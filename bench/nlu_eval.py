@@ -159,7 +159,7 @@ def parse_latency(model: Path, texts: list[str]) -> tuple[float, float]:
         port = sock.getsockname()[1]
     token = "bench-token"  # noqa: S105 (a throw-away server on loopback)
     server = subprocess.Popen(
-        [str(RASA), "run", "--enable-api", "--auth-token", token, "--model", str(model),
+        [str(RASA), "run", "--enable-api", f"--auth-token={token}", "--model", str(model),
          "--port", str(port), "--interface", "127.0.0.1"],
         cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -84,8 +84,7 @@ def services(settings: Settings, model: Path, host: str = "127.0.0.1") -> list[S
                 str(paths.RASA_BIN),
                 "run",
                 "--enable-api",
-                "--auth-token",
-                token,
+                f"--auth-token={token}",  # a token may begin with "-": keep it one argument
                 "--model",
                 str(model),
                 "--endpoints",

@@ -6,7 +6,8 @@ import socket
 import sys
 from pathlib import Path
 
-from bot.launcher import Service, supervise
+from bot.launcher import Service, services, supervise
+from tests.conftest import make_settings
 
 SERVER = """
 import http.server, sys, time
@@ -90,3 +91,9 @@ async def test_log_lines_are_prefixed(tmp_path: Path, capfd: object) -> None:
     await asyncio.wait_for(supervise([spec], stop.set, stop), 60)
     out, _ = capfd.readouterr()  # type: ignore[attr-defined]
     assert "named | serving" in out
+
+
+def test_a_token_beginning_with_a_dash_stays_one_argument(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, rasa_token="-starts-with-a-dash")
+    [rasa] = [s for s in services(settings, tmp_path / "model.tar.gz") if s.name == "rasa"]
+    assert "--auth-token=-starts-with-a-dash" in rasa.argv
