@@ -10,7 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,8 @@ def sender(prefix: str) -> str:
 
 def test_chinese_booking_moving_and_cancelling(stack: Stack) -> None:
     me = sender("zh")
-    tomorrow = date.today() + timedelta(days=1)
+    # "明天" is the dealer's tomorrow, whatever the machine's zone or the hour the test runs at.
+    tomorrow = datetime.now(stack.settings.timezone).date() + timedelta(days=1)
     chat(stack, me, "你好")
     offered = buttons(stack, me, "我想预约试驾Q5L")
     assert len(offered) == 4  # the next free slots, as buttons
