@@ -19,6 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu import values
+from nlu.gazetteer import EXTRACTOR as DICTIONARY
 
 logger = logging.getLogger(__name__)
 
@@ -158,12 +159,41 @@ def merge_fragments(text: str, entities: list[dict[str, Any]]) -> list[dict[str,
     return merged
 
 
+# "Good morning, any offers on the Q3?" greets; it names no time.
+_GREETING_TIME = re.compile(
+    r"^\s*(?:good\s*(?:morning|afternoon|evening|night)|早上好|早安|上午好|中午好|"
+    r"下午好|晚上好|晚安)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _greeting(text: str, entity: dict[str, Any]) -> bool:
+    if entity["entity"] != "time" or "start" not in entity:
+        return False
+    span = text[entity["start"] : entity["end"]]
+    if span.strip().lower() in ("morning", "evening"):
+        # A bare "morning" answers "when?"; at the very start of a longer message it greets.
+        return entity["start"] == len(text) - len(text.lstrip()) and len(text.strip()) > len(span)
+    return bool(_GREETING_TIME.match(span))
+
+
 def normalize_entities(
     text: str, entities: list[dict[str, Any]], now: datetime, processor: str = "EntityNormalizer"
 ) -> list[dict[str, Any]]:
-    """Normalized copies of ``entities``; split and overlapping ones of one type are merged."""
-    result: list[dict[str, Any]] = []
-    for entity in merge_fragments(text, entities):
+    """Normalized copies of ``entities``; split and overlapping ones of one type are merged.
+
+    Dictionary entities (feature, competitor, colour) come with their values; a catalog code
+    found inside a competitor's name ("宝马X3") is dropped, and so is a greeting taken for a time.
+    """
+    known = [e for e in entities if e.get("extractor") == DICTIONARY]
+    competitors = [e for e in known if e["entity"] == "competitor"]
+    result: list[dict[str, Any]] = list(known)
+    for entity in merge_fragments(text, [e for e in entities if e not in known]):
+        if _greeting(text, entity) or any(
+            "start" in entity and c["start"] < entity["end"] and entity["start"] < c["end"]
+            for c in competitors
+        ):
+            continue
         span = text[entity["start"] : entity["end"]] if "start" in entity else str(entity["value"])
         if entity["entity"] in NUMBERS_NOT_PHONES and looks_like_phone(span):
             entity = {**entity, "entity": "phone"}  # "13800138000" is never a budget or a rating
