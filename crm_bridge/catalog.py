@@ -10,7 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_bridge.dealer_data import DealerData
-from crm_bridge.models import CatalogModel, Consultant, Dealer, DemoCar, Promotion
+from crm_bridge.models import (
+    CatalogModel,
+    Consultant,
+    Dealer,
+    DemoCar,
+    Promotion,
+    StockItem,
+    Trim,
+    TrimEquipment,
+)
 
 
 def load_dealer_data_into(session: Session, data: DealerData) -> None:
@@ -41,14 +50,20 @@ def load_dealer_data_into(session: Session, data: DealerData) -> None:
     existing = {m.code: m for m in session.scalars(select(CatalogModel))}
     for item in data.catalog:
         model = existing.pop(item.code, None) or CatalogModel(code=item.code)
-        for name, value in item.model_dump(exclude={"code"}).items():
+        for name, value in item.model_dump(exclude={"code", "size_mm", "trims", "stock"}).items():
             setattr(model, name, value)
+        size = item.size_mm
+        model.length_mm, model.width_mm = (size.length, size.width) if size else (None, None)
+        model.height_mm, model.wheelbase_mm = (
+            (size.height, size.wheelbase) if size else (None, None)
+        )
         model.active = True
         session.add(model)
     for retired in existing.values():
         retired.active = False
     session.flush()
     _sync_demo_cars(session, {item.code: item.demo_cars for item in data.catalog})
+    _sync_trims(session, data)
 
     by_code = {m.code: m for m in session.scalars(select(CatalogModel))}
     for promotion in session.scalars(select(Promotion)):
@@ -75,6 +90,42 @@ def load_dealer_data_into(session: Session, data: DealerData) -> None:
         session.add(consultant)
     for gone in consultants.values():
         gone.active = False
+    session.flush()
+
+
+def _sync_trims(session: Session, data: DealerData) -> None:
+    """Trims upserted by (model, name), their equipment and stock replaced by the file's."""
+    existing = {(t.model_code, t.name): t for t in session.scalars(select(Trim))}
+    for item in data.catalog:
+        for position, spec in enumerate(item.trims):
+            trim = existing.pop((item.code, spec.name), None) or Trim(
+                model_code=item.code, name=spec.name
+            )
+            trim.name_en, trim.price_cny = spec.name_en, spec.price_cny
+            trim.position, trim.active = position, True
+            trim.equipment, trim.stock = [], []
+            session.add(trim)
+            session.flush()  # the old rows go before new ones with the same keys arrive
+            trim.equipment = [
+                TrimEquipment(feature=feature, availability=availability)
+                for availability, features in (("standard", spec.standard),
+                                               ("optional", spec.optional))
+                for feature in features
+            ]  # fmt: skip
+            trim.stock = [
+                StockItem(
+                    color=s.color,
+                    status=s.status,
+                    quantity=s.quantity,
+                    arrives_on=s.arrives_on,
+                    lead_time_days=s.lead_time_weeks * 7 if s.lead_time_weeks else None,
+                )
+                for s in item.stock
+                if s.trim == spec.name
+            ]
+    for retired in existing.values():
+        retired.active = False
+        retired.stock = []
     session.flush()
 
 
@@ -132,6 +183,25 @@ class Need:
                                            self.powertrain))  # fmt: skip
 
 
+def need_misses(model: CatalogModel, need: Need) -> int:
+    """How many of the stated needs ``model`` does not meet."""
+    return sum(
+        (
+            need.seats is not None and model.seats < need.seats,
+            need.budget_cny_max is not None and model.price_min_cny > need.budget_cny_max,
+            need.body_type is not None and model.body_type != need.body_type,
+            need.powertrain is not None and model.powertrain != need.powertrain,
+        )
+    )
+
+
+def over_budget(model: CatalogModel, need: Need) -> Decimal:
+    """How far the model's entry price is above the budget (0 within it or without one)."""
+    if not need.budget_cny_max:
+        return Decimal(0)
+    return max(Decimal(0), model.price_min_cny - need.budget_cny_max)
+
+
 def recommend(session: Session, need: Need) -> tuple[list[CatalogModel], bool]:
     """Models meeting every stated need, cheapest first; if none do, the closest three.
 
@@ -139,26 +209,10 @@ def recommend(session: Session, need: Need) -> tuple[list[CatalogModel], bool]:
     entry price is above the budget.
     """
     models = active_models(session)
-
-    def misses(model: CatalogModel) -> int:
-        return sum(
-            (
-                need.seats is not None and model.seats < need.seats,
-                need.budget_cny_max is not None and model.price_min_cny > need.budget_cny_max,
-                need.body_type is not None and model.body_type != need.body_type,
-                need.powertrain is not None and model.powertrain != need.powertrain,
-            )
-        )
-
-    exact = sorted((m for m in models if misses(m) == 0), key=lambda m: m.price_min_cny)
+    exact = sorted((m for m in models if need_misses(m, need) == 0), key=lambda m: m.price_min_cny)
     if exact:
         return exact, True
-
-    def distance(model: CatalogModel) -> tuple[int, Decimal]:
-        above = model.price_min_cny - need.budget_cny_max if need.budget_cny_max else Decimal(0)
-        return misses(model), max(Decimal(0), above)
-
-    closest = sorted(models, key=distance)
+    closest = sorted(models, key=lambda m: (need_misses(m, need), over_budget(m, need)))
     return closest[:3], False
 
 

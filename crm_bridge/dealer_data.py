@@ -31,6 +31,17 @@ CATALOG_CODES = (
     "Q6", "Q7", "Q8", "e-tron GT",
 )  # fmt: skip
 DEMO_FILE = Path(__file__).resolve().parent / "data" / "demo_dealer.yml"
+# Equipment codes (the NLU's feature entity values, nlu/resources/gazetteer.yml) and paint colours.
+FEATURES = (
+    "seat_heating", "seat_ventilation", "seat_massage", "heated_steering", "cruise_control",
+    "adaptive_cruise", "driver_assist", "parking_assist", "camera_360", "quattro",
+    "air_suspension", "matrix_led", "panoramic_roof", "head_up_display", "virtual_cockpit",
+    "wireless_charging", "carplay", "premium_audio", "power_tailgate", "keyless",
+    "ambient_lighting",
+)  # fmt: skip
+COLORS = ("white", "black", "grey", "silver", "blue", "red", "green", "brown")
+Feature = Literal[FEATURES]  # type: ignore[valid-type]
+Color = Literal[COLORS]  # type: ignore[valid-type]
 
 
 class _Strict(BaseModel):
@@ -103,6 +114,50 @@ class Dealer(_Strict):
         return known_timezone(value)
 
 
+class Size(_Strict):
+    length: int = Field(gt=2000, lt=7000)
+    width: int = Field(gt=1000, lt=3000)
+    height: int = Field(gt=1000, lt=3000)
+    wheelbase: int = Field(gt=1500, lt=4500)
+
+
+class Trim(_Strict):
+    """A version of a model (配置): guide price and equipment; what is unlisted is unavailable."""
+
+    name: str = Field(min_length=1)
+    name_en: str = Field(min_length=1)
+    price_cny: Decimal = Field(gt=0)
+    standard: list[Feature] = []
+    optional: list[Feature] = []
+
+    @model_validator(mode="after")
+    def _once(self) -> Trim:
+        both = set(self.standard) & set(self.optional)
+        if both:
+            raise ValueError(f"trim {self.name!r}: {sorted(both)} both standard and optional")
+        return self
+
+
+class StockItem(_Strict):
+    """Cars of one trim and colour: in stock, arriving on a date, or built to order."""
+
+    trim: str
+    color: Color
+    status: Literal["in_stock", "arriving", "to_order"]
+    quantity: int | None = Field(default=None, ge=1)
+    arrives_on: date | None = None
+    lead_time_weeks: int | None = Field(default=None, ge=1, le=52)
+
+    @model_validator(mode="after")
+    def _complete(self) -> StockItem:
+        needed = {"in_stock": "quantity", "arriving": "arrives_on", "to_order": "lead_time_weeks"}
+        if getattr(self, needed[self.status]) is None:
+            raise ValueError(
+                f"stock {self.trim}/{self.color}: {self.status} needs {needed[self.status]}"
+            )
+        return self
+
+
 class CatalogModel(_Strict):
     code: str
     name: str
@@ -115,6 +170,9 @@ class CatalogModel(_Strict):
     range_km: int | None = Field(default=None, gt=0)
     demo_cars: int = Field(default=0, ge=0)
     highlights: str = ""
+    size_mm: Size | None = None
+    trims: list[Trim] = []
+    stock: list[StockItem] = []
 
     @field_validator("code")
     @classmethod
@@ -129,6 +187,18 @@ class CatalogModel(_Strict):
             raise ValueError(f"{self.code}: price_min_cny is above price_max_cny")
         if self.powertrain == "ev" and self.range_km is None:
             raise ValueError(f"{self.code}: an electric model needs range_km")
+        names = [t.name for t in self.trims]
+        if len(names) != len(set(names)):
+            raise ValueError(f"{self.code}: a trim name appears twice")
+        if self.trims:
+            prices = [t.price_cny for t in self.trims]
+            if (min(prices), max(prices)) != (self.price_min_cny, self.price_max_cny):
+                raise ValueError(
+                    f"{self.code}: the price range is not its trims' lowest and highest"
+                )
+        unknown = {item.trim for item in self.stock} - set(names)
+        if unknown:
+            raise ValueError(f"{self.code}: stock names unknown trims {sorted(unknown)}")
         return self
 
 

@@ -258,7 +258,8 @@ def to_adf(session: Session, zone: ZoneInfo) -> bytes:
             _text(timeframe, "description", f"within {lead.purchase_timeline_days} days")
             latest = lead.created_at.astimezone(zone) + timedelta(days=lead.purchase_timeline_days)
             _text(timeframe, "latestdate", latest.date().isoformat())
-        _text(customer, "comments", _comments(record))
+        questions = [e.new_value for e in lead.events if e.kind == "question" and e.new_value]
+        _text(customer, "comments", _comments(record, questions))
         vendor = etree.SubElement(prospect, "vendor")
         vendor_name = dealer.name_en if dealer else PROVIDER
         _text(vendor, "vendorname", vendor_name)
@@ -305,7 +306,7 @@ def survey_records(session: Session, zone: ZoneInfo) -> list[dict[str, Any]]:
     return records
 
 
-def _comments(record: dict[str, Any]) -> str:
+def _comments(record: dict[str, Any], questions: list[str]) -> str:
     parts = [f"Intention level {record['level'] or 'C'}", f"status {record['status']}"]
     if record["budget_cny_max"]:
         parts.append(f"budget up to {record['budget_cny_max']} CNY")
@@ -315,6 +316,8 @@ def _comments(record: dict[str, Any]) -> str:
         parts.append(f"via {record['channel']}")
     if record["consultant"]:
         parts.append(f"consultant: {record['consultant']}")
+    if questions:
+        parts.append("to confirm: " + ", ".join(questions))
     return "; ".join(parts)
 
 

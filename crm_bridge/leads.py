@@ -53,6 +53,9 @@ class LeadUpdate:
     payment: str | None = None
     trade_in: bool | None = None
     trade_in_vehicle: str | None = None
+    # Questions the dealership's data could not answer, for the consultant to confirm
+    # ("Q5L: seat_massage"); written by the assistant, never the customer's own text.
+    questions: list[str] = field(default_factory=list)
 
 
 def _insert(session: Session, model: Any) -> Any:
@@ -195,6 +198,11 @@ def _apply(session: Session, lead: Lead, update: LeadUpdate, source: str, at: da
             LeadModel(model_code=code, position=i) for i, code in enumerate(update.model_interest)
         )
         changed = True
+    asked = {e.new_value for e in lead.events if e.kind == "question"}
+    for question in dict.fromkeys(update.questions):
+        if question not in asked:
+            log_event(session, lead, at, source, "question", "question", None, question)
+            changed = True
     level = intention_level(lead.purchase_timeline_days)
     if lead.level != level:
         log_event(session, lead, at, source, "changed", "level", lead.level, level)
@@ -221,7 +229,7 @@ def log_event(
     old: object,
     new: object,
 ) -> None:
-    """Add a row to the lead's history (kind "created", "changed" or "status")."""
+    """Add a row to the lead's history (kind "created", "changed", "status" or "question")."""
     session.add(
         LeadEvent(
             lead_id=lead.id,

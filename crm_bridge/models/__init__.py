@@ -24,11 +24,12 @@ from crm_bridge.models.bookings import (
 from crm_bridge.models.catalog import CatalogModel, Consultant, Dealer, Promotion, promotion_models
 from crm_bridge.models.conversations import Conversation
 from crm_bridge.models.leads import Customer, Lead, LeadEvent, LeadModel
+from crm_bridge.models.vehicles import StockItem, Trim, TrimEquipment
 
 __all__ = [
     "ACTIVE_BOOKING_STATUSES", "BODY_TYPES", "BOOKING_STATUSES", "CHANNELS", "CLOSED_STATUSES",
     "LANGUAGES", "LEAD_STATUSES", "LEVELS", "PAYMENTS", "POWERTRAINS", "Base", "Booking",
     "BookingCell", "BookingEvent", "CatalogModel", "Consultant", "Conversation", "Customer",
-    "Dealer", "DemoCar", "Lead", "LeadEvent", "LeadModel", "Notification", "Promotion", "Survey",
-    "promotion_models",
+    "Dealer", "DemoCar", "Lead", "LeadEvent", "LeadModel", "Notification", "Promotion",
+    "StockItem", "Survey", "Trim", "TrimEquipment", "promotion_models",
 ]  # fmt: skip

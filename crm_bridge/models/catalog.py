@@ -70,6 +70,10 @@ class CatalogModel(Base):
     range_km: Mapped[int | None]
     demo_cars: Mapped[int] = mapped_column(default=0)
     highlights: Mapped[str] = mapped_column(Text, default="")
+    length_mm: Mapped[int | None]
+    width_mm: Mapped[int | None]
+    height_mm: Mapped[int | None]
+    wheelbase_mm: Mapped[int | None]
     active: Mapped[bool] = mapped_column(default=True)
 
     promotions: Mapped[list[Promotion]] = relationship(

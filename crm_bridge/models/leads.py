@@ -125,7 +125,7 @@ class LeadEvent(Base):
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
     source: Mapped[str] = mapped_column(String(40))  # e.g. "conversation:web", "cli"
-    kind: Mapped[str] = mapped_column(String(20))  # created | changed | status
+    kind: Mapped[str] = mapped_column(String(20))  # created | changed | status | question
     field: Mapped[str | None] = mapped_column(String(40))
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)

@@ -48,26 +48,37 @@ def tracker(intent: str, entities: list[tuple[str, Any]], language: str = "zh") 
     )
 
 
+# What an answer may set: the interest it shows, and what lets the conversation go on from it.
+ANSWER_SLOTS = {"car_models", "budget", "focus_model", "last_question", "presented_models",
+                "open_questions", "pending_offer"}  # fmt: skip
+NEXT_STEPS = {"utter_next_choose_model", "utter_next_present", "utter_next_test_drive",
+              "utter_next_quote", "utter_ok_anything_else"}  # fmt: skip
+
+
 async def said(action: Any, tracker: Tracker) -> list[dict[str, Any]]:
+    """The answer's messages; every answer must end with exactly one next step, with buttons."""
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, load_domain())
-    # Answers only ever note the interest a question shows (models, budget).
-    assert {e["name"] for e in events} <= {"car_models", "budget"}
+    assert {e["name"] for e in events} <= ANSWER_SLOTS
     messages: list[dict[str, Any]] = dispatcher.messages
-    return messages
+    *answer, step = messages
+    assert step["response"] in NEXT_STEPS and step["buttons"], messages
+    assert not any(m["response"] in NEXT_STEPS for m in answer)
+    return answer
 
 
 async def test_a_question_notes_interest(services: Services) -> None:
     events = await ActionAnswerPrice(services).run(
         CollectingDispatcher(), tracker("ask_price", [("car_model", "Q5L")]), load_domain()
     )
-    assert [(e["name"], e["value"]) for e in events] == [("car_models", ["Q5L"])]
+    values = {e["name"]: e["value"] for e in events}
+    assert (values["car_models"], values["focus_model"]) == (["Q5L"], "Q5L")
     events = await ActionAnswerModels(services).run(
         CollectingDispatcher(),
         tracker("ask_models", [("seats", 7), ("budget", 800000)]),
         load_domain(),
     )
-    assert [(e["name"], e["value"]) for e in events] == [("budget", 800000)]
+    assert {e["name"]: e["value"] for e in events}["budget"] == 800000
 
 
 def responses(messages: list[dict[str, Any]]) -> list[str]:
@@ -77,7 +88,7 @@ def responses(messages: list[dict[str, Any]]) -> list[str]:
 async def test_every_response_named_by_the_actions_exists() -> None:
     domain = load_domain()
     for name in ("utter_models_list", "utter_models_recommended", "utter_models_closest",
-                 "utter_price", "utter_current_offers", "utter_model_info", "utter_dealer_info",
+                 "utter_price", "utter_current_offers", "utter_model_presentation", "utter_dealer_info",
                  "utter_financing", "utter_trade_in", "utter_ask_which_model"):  # fmt: skip
         variations = domain["responses"][name]
         assert any(v.get("condition") for v in variations)
@@ -136,22 +147,24 @@ async def test_price_with_offers_and_the_consultant(services: Services) -> None:
 
 
 async def test_price_without_a_model_asks_which(services: Services) -> None:
-    messages = await said(ActionAnswerPrice(services), tracker("ask_price", []))
-    assert responses(messages) == ["utter_ask_which_model"]
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerPrice(services).run(dispatcher, tracker("ask_price", []), load_domain())
+    [question] = dispatcher.messages
+    assert question["response"] == "utter_next_choose_model"
+    assert [b["payload"] for b in question["buttons"]][0] == '/ask_model_info{"car_model": "Q5L"}'
 
 
-async def test_model_info(services: Services) -> None:
+async def test_model_info_presents_the_car(services: Services) -> None:
     [message] = await said(
         ActionAnswerModelInfo(services),
         tracker("ask_model_info", [("car_model", "e-tron GT")], "en"),
     )
-    assert (message["model"], message["seats"], message["powertrain"]) == (
-        "e-tron GT",
-        4,
-        "electric",
-    )
-    assert message["efficiency"] == "CLTC range up to 488 km"
-    assert message["highlights"] == "electric four-door performance coupe"
+    assert message["model"] == "e-tron GT"
+    assert message["intro"].startswith("electric coupe, 4 seats, CLTC range up to 488 km")
+    assert "electric four-door performance coupe" in message["intro"]
+    assert message["highlights"].startswith("Highlights: quattro all-wheel drive")
+    assert message["trims"].startswith("2 trims: e-tron GT quattro CNY 999,800")
+    assert "Home charger" in message["offers"]
 
 
 async def test_offers_expire(services: Services, sessions: SessionFactory, tmp_path: Path) -> None:
