@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
 from actions.base import DatabaseAction, asked_models, language_of
+from actions.next_step import lead_on
 from crm_bridge.catalog import current_promotions, dealer
 from crm_bridge.models import Dealer
 
@@ -66,7 +67,7 @@ class ActionAnswerPromotions(DatabaseAction):
             )
         else:
             dispatcher.utter_message(response="utter_no_offers")
-        return []
+        return lead_on(dispatcher, tracker)
 
 
 class ActionAnswerDealerInfo(DatabaseAction):
@@ -97,7 +98,7 @@ class ActionAnswerDealerInfo(DatabaseAction):
             dispatcher.utter_message(response="utter_cannot_do_online_yet")
             return []
         dispatcher.utter_message(response="utter_dealer_info", **values)
-        return []
+        return lead_on(dispatcher, tracker)
 
 
 class ActionAnswerFinancing(DatabaseAction):
@@ -114,7 +115,7 @@ class ActionAnswerFinancing(DatabaseAction):
         financing = showroom.financing if showroom else {}
         if not financing:
             dispatcher.utter_message(response="utter_pricing_by_consultant")
-            return []
+            return lead_on(dispatcher, tracker)
         dispatcher.utter_message(
             response="utter_financing",
             down_payment=financing["min_down_payment_pct"],
@@ -123,7 +124,7 @@ class ActionAnswerFinancing(DatabaseAction):
         )
         if financing.get("lease_available"):
             dispatcher.utter_message(response="utter_lease_available")
-        return []
+        return lead_on(dispatcher, tracker)
 
 
 class ActionAnswerTradeIn(DatabaseAction):
@@ -139,4 +140,4 @@ class ActionAnswerTradeIn(DatabaseAction):
         showroom = await self.services.in_transaction(dealer)
         notes = fmt.bilingual(showroom.trade_in_notes, language) if showroom else ""
         dispatcher.utter_message(response="utter_trade_in", notes=notes)
-        return []
+        return lead_on(dispatcher, tracker)

@@ -157,6 +157,17 @@ class CheckedFormValidation(FormValidationAction, ABC):
             return {"consent": False, "name": None, "phone": None, "trade_in_vehicle": None}
         return {"consent": None}
 
+    async def extract_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Whatever short reply to "your name?" fits a name is the name, whatever intent the NLU
+        read ("Ann" as a greeting, "叫我小王" as a request for a person); questions and requests
+        are not."""
+        if tracker.get_slot("requested_slot") != "name":
+            return {}
+        name = checks.looks_like_a_name(tracker.latest_message.get("text") or "")
+        return {"name": name} if name else {}
+
     async def validate_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

@@ -45,6 +45,7 @@ def lead_update(tracker: Tracker, slots: dict[str, Any]) -> LeadUpdate:
         trade_in_vehicle=(
             checks.clean_trade_in_vehicle(slots.get("trade_in_vehicle")) if trade_in else None
         ),
+        questions=[q for q in slots.get("open_questions") or [] if isinstance(q, str)],
     )
 
 

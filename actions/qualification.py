@@ -122,6 +122,19 @@ class ValidateQualificationForm(CheckedFormValidation):
             answer = True
         return {} if answer is None else {"trade_in": answer}
 
+    async def extract_trade_in_vehicle(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A reply to "which car?" is the car, whatever intent was read, unless it asks something
+        ("a 2018 corolla" read as a question about models)."""
+        if tracker.get_slot("requested_slot") != "trade_in_vehicle":
+            return {}
+        text = tracker.latest_message.get("text") or ""
+        if text.startswith("/") or checks.asks_something(text):
+            return {}
+        car = checks.clean_trade_in_vehicle(text)
+        return {"trade_in_vehicle": car} if car else {}
+
     async def validate_car_models(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

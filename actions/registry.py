@@ -12,6 +12,7 @@ from actions.dealership import (
     ActionAnswerPromotions,
     ActionAnswerTradeIn,
 )
+from actions.next_step import ActionAcceptOffer, ActionDeclineOffer
 from actions.privacy import ActionErasePersonalData, ActionOptOut
 from actions.qualification import ActionSubmitQualification, ValidateQualificationForm
 from actions.session import ActionSessionStart
@@ -29,13 +30,21 @@ from actions.test_drive import (
     ValidateRescheduleForm,
     ValidateTestDriveForm,
 )
-from actions.vehicles import ActionAnswerModelInfo, ActionAnswerModels, ActionAnswerPrice
+from actions.vehicles import (
+    ActionAnswerFeature,
+    ActionAnswerModelInfo,
+    ActionAnswerModels,
+    ActionAnswerPrice,
+    ActionAnswerStock,
+    ActionCompareModels,
+)
 
 
 def build_actions(services: Services) -> list[Action]:
     answers = (
         ActionAnswerModels, ActionAnswerPrice, ActionAnswerModelInfo, ActionAnswerPromotions,
-        ActionAnswerDealerInfo, ActionAnswerFinancing, ActionAnswerTradeIn,
+        ActionAnswerDealerInfo, ActionAnswerFinancing, ActionAnswerTradeIn, ActionAnswerFeature,
+        ActionAnswerStock, ActionCompareModels,
     )  # fmt: skip
     return [
         ActionSessionStart(services),
@@ -45,6 +54,8 @@ def build_actions(services: Services) -> list[Action]:
         ActionOptOut(services),
         ActionErasePersonalData(services),
         ActionStartTestDrive(),
+        ActionAcceptOffer(),
+        ActionDeclineOffer(),
         *(
             action(services)
             for action in (

@@ -150,6 +150,97 @@ def clean_yes_no(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+# A question or a request, not an answer: "多少钱？", "转人工", "can I talk to a person".
+_ASKS = re.compile(
+    r"[?？]|吗|么|呢|什么|怎么|多少|哪|能不能|可不可以|人工|客服|销售|顾问|试驾|价格|优惠|删除|退订|"
+    r"\b(?:what|how|why|where|when|which|can|could|would|price|human|agent|person|consultant|"
+    r"test|drive|delete|stop|help)\b",
+    re.IGNORECASE,
+)
+# Replies that are never a name, whatever else they look like.
+_NOT_A_NAME: Final = frozenset(
+    (
+        "hi",
+        "hello",
+        "hey",
+        "yo",
+        "ok",
+        "okay",
+        "yes",
+        "yeah",
+        "yep",
+        "no",
+        "nope",
+        "nah",
+        "sure",
+        "thanks",
+        "thx",
+        "bye",
+        "goodbye",
+        "fine",
+        "good",
+        "great",
+        "cool",
+        "hmm",
+        "um",
+        "uh",
+        "sorry",
+        "你好",
+        "您好",
+        "哈喽",
+        "嗨",
+        "好",
+        "好的",
+        "好吧",
+        "嗯",
+        "嗯嗯",
+        "哦",
+        "对",
+        "是",
+        "是的",
+        "不",
+        "不是",
+        "不用",
+        "不要",
+        "没有",
+        "算了",
+        "可以",
+        "行",
+        "谢谢",
+        "再见",
+        "拜拜",
+        "不想说",
+        "保密",
+        "不告诉你",
+        "thank you",
+        "no thanks",
+        "not now",
+    )
+)
+
+
+def asks_something(text: str) -> bool:
+    """Whether ``text`` asks a question or makes a request rather than answering one."""
+    return bool(_ASKS.search(text))
+
+
+def looks_like_a_name(text: str) -> str | None:
+    """The name in a short reply to "your name?" ("Ann", "叫我小王"), or None if the reply is a
+    question, a request, a pleasantry or too long to be one."""
+    plain = " ".join(text.split()).strip(" ,，。.!！~～")
+    if not plain or plain.startswith("/") or _ASKS.search(plain):
+        return None
+    if plain.lower() in _NOT_A_NAME or len(plain) > 40:
+        return None
+    name = clean_name(plain)
+    if name is None or name.lower() in _NOT_A_NAME:
+        return None
+    han = sum("\u4e00" <= c <= "\u9fff" for c in name)
+    if han > 4 or (not han and len(name.split()) > 3):
+        return None
+    return name
+
+
 def clean_name(value: Any) -> str | None:
     """A person's name as given: Chinese or Latin letters only (no digits, markup or code)."""
     if not isinstance(value, str):

@@ -1,20 +1,31 @@
-"""Questions about the cars: which models, recommendations by need, prices, specs."""
+"""Which models, recommendations by need (equipment and stock too), and prices per trim."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
-from actions.base import DatabaseAction, asked_models, entity_values, language_of
-from actions.leads import note_interest
-from crm_bridge.catalog import Need, active_models, current_promotions, recommend
-from crm_bridge.models import CatalogModel
+from actions.base import entity_values, language_of
+from actions.vehicles import wording
+from actions.vehicles.base import VehicleAnswer
+from actions.vehicles.context import Subject
+from crm_bridge.catalog import Need, active_models, current_promotions
+from crm_bridge.vehicles import find_trim, recommend_with_equipment, trims_of
+
+_SOON = (
+    "现车",
+    "现货",
+    "有货",
+    "马上提",
+    "尽快提",
+    "in stock",
+    "available now",
+    "right away",
+    "asap",
+)
 
 
 def _need(tracker: Tracker) -> Need:
@@ -34,7 +45,7 @@ def _need(tracker: Tracker) -> Need:
     )
 
 
-def _criteria(need: Need, language: str) -> str:
+def _criteria(need: Need, features: list[str], in_stock: bool, language: str) -> str:
     parts = []
     if need.seats:
         parts.append(f"{need.seats} seats" if language == "en" else f"{need.seats}座")
@@ -45,99 +56,95 @@ def _criteria(need: Need, language: str) -> str:
     if need.budget_cny_max:
         money = fmt.money(need.budget_cny_max, language)
         parts.append(f"up to {money}" if language == "en" else f"{money}以内")
+    parts += [wording.feature(f, language) for f in features]
+    if in_stock:
+        parts.append("in stock" if language == "en" else "有现车")
     return fmt.joined(parts, language)
 
 
-class ActionAnswerModels(DatabaseAction):
-    """Lists the range, or recommends models for a stated need ("7 seats under 80万")."""
+class ActionAnswerModels(VehicleAnswer):
+    """Lists the range, or recommends models for a stated need ("7 seats under 80万", "要带座椅
+    通风的，最好有现车"), equipment and stock included."""
+
+    topic = "models"
 
     def name(self) -> str:
         return "action_answer_models"
 
-    async def respond(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, subject: Subject
     ) -> list[EventType]:
         language, need = language_of(tracker), _need(tracker)
+        text = subject.text.lower()
+        want_stock = any(word in text for word in _SOON)
+        features = [f for f in entity_values(tracker, "feature") if isinstance(f, str)]
 
-        def answer(session: Session) -> tuple[str, dict[str, Any]]:
-            if not need:
+        def answer(session: Session) -> tuple[str, dict[str, str], list[str]]:
+            if not need and not features and not want_stock:
                 models = active_models(session)
-                return "utter_models_list", {
-                    "models": fmt.joined((m.code for m in models), language)
-                }
-            found, exact = recommend(session, need)
-            lines = fmt.joined((fmt.model_summary(m, language) for m in found), language)
+                return (
+                    "utter_models_list",
+                    {"models": fmt.joined((m.code for m in models), language)},
+                    [],
+                )
+            picks, exact = recommend_with_equipment(session, need, features, want_stock)
+            lines = [
+                fmt.model_summary(p.model, language)
+                + (
+                    (" – in stock" if language == "en" else "，有现车")
+                    if want_stock and p.in_stock
+                    else ""
+                )
+                for p in picks
+            ]
             response = "utter_models_recommended" if exact else "utter_models_closest"
-            return response, {"models": lines, "criteria": _criteria(need, language)}
+            criteria = _criteria(need, features, want_stock, language)
+            return (
+                response,
+                {"models": fmt.joined(lines, language), "criteria": criteria},
+                [p.model.code for p in picks],
+            )
 
-        response, values = await self.services.in_transaction(answer)
+        response, values, codes = await self.services.in_transaction(answer)
         dispatcher.utter_message(response=response, **values)
-        return await note_interest(self.services, tracker)
+        focus = Subject(subject.text, [codes[0]] if len(codes) == 1 else [], features)
+        return await self.finish(dispatcher, tracker, focus, [], suggestions=codes or None)
 
 
-def models_or_ask(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[str]:
-    """The models the customer named; if none, ask which one and return nothing."""
-    codes = asked_models(tracker)
-    if not codes:
-        dispatcher.utter_message(response="utter_ask_which_model")
-    return codes
+class ActionAnswerPrice(VehicleAnswer):
+    """Guide price ranges of the models asked about (or of one trim: "顶配多少钱"), with offers."""
 
-
-class ActionAnswerPrice(DatabaseAction):
-    """Guide price ranges of the models asked about, with the current offers for them."""
+    topic = "price"
 
     def name(self) -> str:
         return "action_answer_price"
 
-    async def respond(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    async def answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, subject: Subject
     ) -> list[EventType]:
         language = language_of(tracker)
-        codes = models_or_ask(dispatcher, tracker)
-        if not codes:
-            return []
+        if not subject.models:
+            return await self.finish(dispatcher, tracker, subject, [])
         today = self.services.today()
 
-        def answer(session: Session) -> tuple[list[CatalogModel], list[str]]:
-            models = active_models(session, codes)
-            offers = current_promotions(session, today, codes)
-            return models, [fmt.promotion_title(p, language) for p in offers]
+        def answer(session: Session) -> tuple[list[tuple[str, str]], list[str]]:
+            prices = []
+            for model in active_models(session, subject.models):
+                trim = find_trim(trims_of(session, model.code), subject.text)
+                if trim is not None:
+                    name = f"{model.code} {wording.trim(trim, language)}"
+                    prices.append((name, fmt.money(trim.price_cny, language)))
+                else:
+                    prices.append((model.code, fmt.price_range(model, language)))
+            offers = current_promotions(session, today, subject.models)
+            return prices, [fmt.promotion_title(p, language) for p in offers]
 
-        models, offers = await self.services.in_transaction(answer)
-        for model in models:
-            dispatcher.utter_message(
-                response="utter_price", model=model.code, price=fmt.price_range(model, language)
-            )
+        prices, offers = await self.services.in_transaction(answer)
+        for model, price in prices:
+            dispatcher.utter_message(response="utter_price", model=model, price=price)
         if offers:
             dispatcher.utter_message(
                 response="utter_current_offers", offers=fmt.joined(offers, language)
             )
         dispatcher.utter_message(response="utter_quote_by_consultant")
-        return await note_interest(self.services, tracker)
-
-
-class ActionAnswerModelInfo(DatabaseAction):
-    """Key specs: body, seats, powertrain, range or consumption, highlights."""
-
-    def name(self) -> str:
-        return "action_answer_model_info"
-
-    async def respond(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        language = language_of(tracker)
-        codes = models_or_ask(dispatcher, tracker)
-        if not codes:
-            return []
-        models = await self.services.in_transaction(lambda s: active_models(s, codes))
-        for model in models:
-            dispatcher.utter_message(
-                response="utter_model_info",
-                model=model.code,
-                body=fmt.BODY[language][model.body_type],
-                seats=model.seats,
-                powertrain=fmt.POWER[language][model.powertrain],
-                efficiency=fmt.efficiency(model, language),
-                highlights=fmt.highlight(model, language),
-            )
-        return await note_interest(self.services, tracker)
+        return await self.finish(dispatcher, tracker, subject, [])

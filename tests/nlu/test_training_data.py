@@ -79,7 +79,7 @@ def test_responses_are_used_by_stories_rules_or_actions(validator: Validator) ->
         if getattr(step, "action_name", None)
     }
     actions_source = "\n".join(
-        p.read_text(encoding="utf-8") for p in (ROOT / "actions").glob("*.py")
+        p.read_text(encoding="utf-8") for p in (ROOT / "actions").rglob("*.py")
     )
     asked_by_forms = {
         name
