@@ -27,8 +27,8 @@ PAYMENT = {
 def money(amount: Decimal | int, language: str) -> str:
     if language == "en":
         return f"CNY {int(amount):,}"
-    wan = Decimal(amount) / 10000
-    return f"{wan.normalize():f}万元" if wan == wan.to_integral() else f"{wan:.2f}万元"
+    wan = (Decimal(amount) / 10000).quantize(Decimal("0.01")).normalize()
+    return f"{wan:f}万元"
 
 
 def price_range(model: CatalogModel, language: str) -> str:

@@ -62,7 +62,8 @@ async def said(action: Any, tracker: Tracker) -> list[dict[str, Any]]:
     assert {e["name"] for e in events} <= ANSWER_SLOTS
     messages: list[dict[str, Any]] = dispatcher.messages
     *answer, step = messages
-    assert step["response"] in NEXT_STEPS and step["buttons"], messages
+    assert step["response"] in NEXT_STEPS, messages
+    assert step["buttons"], messages
     assert not any(m["response"] in NEXT_STEPS for m in answer)
     return answer
 
@@ -88,8 +89,9 @@ def responses(messages: list[dict[str, Any]]) -> list[str]:
 async def test_every_response_named_by_the_actions_exists() -> None:
     domain = load_domain()
     for name in ("utter_models_list", "utter_models_recommended", "utter_models_closest",
-                 "utter_price", "utter_current_offers", "utter_model_presentation", "utter_dealer_info",
-                 "utter_financing", "utter_trade_in", "utter_ask_which_model"):  # fmt: skip
+                 "utter_price", "utter_current_offers", "utter_model_presentation",
+                 "utter_dealer_info", "utter_financing", "utter_trade_in",
+                 "utter_ask_which_model"):  # fmt: skip
         variations = domain["responses"][name]
         assert any(v.get("condition") for v in variations)
         assert any(not v.get("condition") for v in variations)
@@ -151,7 +153,7 @@ async def test_price_without_a_model_asks_which(services: Services) -> None:
     await ActionAnswerPrice(services).run(dispatcher, tracker("ask_price", []), load_domain())
     [question] = dispatcher.messages
     assert question["response"] == "utter_next_choose_model"
-    assert [b["payload"] for b in question["buttons"]][0] == '/ask_model_info{"car_model": "Q5L"}'
+    assert next(b["payload"] for b in question["buttons"]) == '/ask_model_info{"car_model": "Q5L"}'
 
 
 async def test_model_info_presents_the_car(services: Services) -> None:

@@ -1,0 +1,41 @@
+"""Trackers for action tests, built from rasa_sdk events the way the Rasa server sends them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActionExecuted, SlotSet, UserUttered
+
+
+def user_turn(
+    text: str,
+    intent: str,
+    entities: list[tuple[str, Any]] | None = None,
+    slots: dict[str, Any] | None = None,
+    active_loop: str | None = None,
+    sender: str = "c1",
+) -> Tracker:
+    """A tracker whose latest message is ``text`` read as ``intent`` with ``entities``
+    (type, value) and whose slots are ``slots``; spans point at the value in the text."""
+    found = []
+    for entity, value in entities or []:
+        start = text.find(str(value)) if str(value) in text else 0
+        found.append({"entity": entity, "value": value, "start": start,
+                      "end": start + len(str(value))})  # fmt: skip
+    parse = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": found}
+    events = [
+        ActionExecuted("action_listen"),
+        *(SlotSet(name, value) for name, value in (slots or {}).items()),
+        UserUttered(text, parse_data=parse),
+    ]
+    return Tracker(
+        sender_id=sender,
+        slots={"language": "zh", **(slots or {})},
+        latest_message=parse,
+        events=list(events),
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
+        latest_action_name="action_listen",
+    )
