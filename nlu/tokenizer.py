@@ -26,6 +26,17 @@ _VALUE_STEM = re.compile(
     r"^(电动|纯电|燃油|汽油|柴油|混动|插混|插电混动|油电混动|新能源|两厢|三厢)(车|版|款|的)$"
 )
 _SCRIPT_RUN = re.compile(rf"[{_HAN}]+|[^{_HAN}]+")
+# Markup, code and emoji around a request ("<b>想试驾Q5L</b>", "```test drive```", "😀 q3多少钱"):
+# blanked out before tokenizing, character for character, so spans still point into the text.
+_MARKUP = re.compile(
+    r"</?[A-Za-z!][^<>\n]{0,80}>|&(?:[A-Za-z]{2,8}|#\d{1,6});|`+|\*\*|__|~~|"
+    r"[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200B-\u200D\u2060]"
+)
+
+
+def mask_markup(text: str) -> str:
+    """``text`` with markup, code marks and emoji replaced by as many spaces."""
+    return _MARKUP.sub(lambda m: " " * len(m.group()), text)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
@@ -80,7 +91,7 @@ class MixedTokenizer(Tokenizer):
                 boundaries.update((entity["start"], entity["end"]))
         tokens = [
             Token(piece, start)
-            for word, offset, _ in self._jieba.tokenize(text, HMM=self._hmm)
+            for word, offset, _ in self._jieba.tokenize(mask_markup(text), HMM=self._hmm)
             for piece, start in split_word(word, offset, boundaries)
             if piece.strip()
         ]

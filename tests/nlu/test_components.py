@@ -194,3 +194,22 @@ def test_a_bare_timeline_answer_is_a_timeline(text: str, days: int | None) -> No
 def test_no_extra_timeline_when_one_was_found() -> None:
     found = [{"entity": "purchase_timeline", "start": 0, "end": 3, "value": 7}]
     assert timeline_answer("一周内", found) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<b>想试驾Q5L</b>", ["想", "试驾", "Q5L"]),
+        ("😀😀 q3多少钱 😀", ["q3", "多少", "钱"]),
+        ("```test drive pls```", ["test", "drive", "pls"]),
+        ("&nbsp;Q5L多少钱<br/>", ["Q5L", "多少", "钱"]),
+        ("预算<30万", ["预算", "<", "30", "万"]),  # a lone "<" is not markup
+    ],
+)
+def test_markup_and_emoji_around_a_request_are_not_tokens(
+    tokenizer: MixedTokenizer, text: str, expected: list[str]
+) -> None:
+    assert tokens(tokenizer, text) == expected
+    message = Message({"text": text})
+    for token in tokenizer.tokenize(message, "text"):
+        assert text[token.start : token.end] == token.text  # spans still point into the text
