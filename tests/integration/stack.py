@@ -66,6 +66,16 @@ class Stack:
         replies: list[dict[str, Any]] = response.json()
         return replies
 
+    def parse(self, text: str) -> dict[str, Any]:
+        """What the NLU makes of ``text`` (``/model/parse``)."""
+        response = httpx.post(
+            f"{self.rasa_url}/model/parse", params={"token": self.token}, json={"text": text},
+            timeout=30,
+        )  # fmt: skip
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
     def texts(self, sender: str, text: str) -> list[str]:
         return [reply.get("text", "") for reply in self.say(sender, text)]
 
