@@ -132,11 +132,16 @@ def entities(text: str, gazetteer: Gazetteer | None = None) -> list[dict[str, An
 
 
 # The Rasa component: imported here so the dictionary logic above stays usable without Rasa.
+import numpy as np  # noqa: E402
+import scipy.sparse  # noqa: E402
 from rasa.engine.graph import ExecutionContext, GraphComponent  # noqa: E402
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe  # noqa: E402
 from rasa.engine.storage.resource import Resource  # noqa: E402
 from rasa.engine.storage.storage import ModelStorage  # noqa: E402
+from rasa.nlu.constants import TOKENS_NAMES  # noqa: E402
 from rasa.nlu.extractors.extractor import EntityExtractorMixin  # noqa: E402
+from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer  # noqa: E402
+from rasa.nlu.tokenizers.tokenizer import Tokenizer  # noqa: E402
 from rasa.shared.nlu.constants import ENTITIES, TEXT  # noqa: E402
 from rasa.shared.nlu.training_data.message import Message  # noqa: E402
 from rasa.shared.nlu.training_data.training_data import TrainingData  # noqa: E402
@@ -174,3 +179,64 @@ class GazetteerExtractor(GraphComponent, EntityExtractorMixin):
             found = entities(message.get(TEXT) or "", self.gazetteer)
             message.set(ENTITIES, others + found, add_to_output=True)
         return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
+class GazetteerFeaturizer(SparseFeaturizer, GraphComponent):
+    """Marks the tokens that are a known feature, competitor or colour, so the intent classifier
+    reads "Q8跟保时捷卡宴比" and "Q8 vs Cayenne" alike, even with dictionary words never trained on.
+    """
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [Tokenizer]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**SparseFeaturizer.get_default_config(), "dictionary_path": None}
+
+    def __init__(self, config: dict[str, Any], name: str) -> None:
+        super().__init__(name, config)
+        path = config.get("dictionary_path")
+        self.gazetteer = default_gazetteer(Path(path) if path else RESOURCE)
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> GazetteerFeaturizer:
+        return cls(config, execution_context.node_name)
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        pass
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        for example in training_data.training_examples:
+            self._featurize(example)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            self._featurize(message)
+        return messages
+
+    def _featurize(self, message: Message) -> None:
+        tokens = message.get(TOKENS_NAMES[TEXT]) or []
+        text = message.get(TEXT)
+        if not text or not tokens:
+            return
+        sequence = np.zeros([len(tokens), len(TYPES)])
+        sentence = np.zeros([1, len(TYPES)])
+        for match in self.gazetteer.find(text):
+            column = TYPES.index(match.entity)
+            sentence[0][column] = 1.0
+            for index, token in enumerate(tokens):
+                if token.start < match.end and match.start < token.end:
+                    sequence[index][column] = 1.0
+        self.add_features_to_message(
+            scipy.sparse.coo_matrix(sequence), scipy.sparse.coo_matrix(sentence), TEXT, message
+        )

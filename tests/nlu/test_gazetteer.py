@@ -87,3 +87,22 @@ def test_the_component_replaces_learned_guesses_of_its_types() -> None:
     assert [(e["entity"], e["value"]) for e in processed.get("entities")] == [
         ("car_model", "A6L"), ("feature", "air_suspension"),
     ]  # fmt: skip
+
+
+def test_the_featurizer_marks_dictionary_tokens() -> None:
+    from rasa.nlu.tokenizers.tokenizer import Token
+
+    from nlu.gazetteer import GazetteerFeaturizer
+
+    featurizer = GazetteerFeaturizer(GazetteerFeaturizer.get_default_config(), "gazetteer")
+    text = "Q8跟保时捷卡宴比"
+    tokens = [Token("Q8", 0), Token("跟", 2), Token("保时捷", 3), Token("卡宴", 6), Token("比", 8)]
+    message = Message({"text": text, "text_tokens": tokens})
+    featurizer.process([message])
+    sequence, sentence = message.get_sparse_features("text")
+    assert sequence is not None
+    assert sentence is not None
+    assert sequence.features.toarray().tolist() == [
+        [0, 0, 0], [0, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 0],
+    ]  # fmt: skip
+    assert sentence.features.toarray().tolist() == [[0, 1, 0]]
