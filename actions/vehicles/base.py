@@ -42,6 +42,8 @@ class VehicleAnswer(DatabaseAction, ABC):
     """
 
     topic: ClassVar[str]
+    # Without a model named or in focus the answer is "which model?" (the next step's buttons).
+    needs_model: ClassVar[bool] = True
     by_topic: ClassVar[dict[str, type[VehicleAnswer]]] = {}
 
     def __init_subclass__(cls, **kwargs: object) -> None:
@@ -54,10 +56,12 @@ class VehicleAnswer(DatabaseAction, ABC):
     ) -> list[EventType]:
         subject = subject_of(tracker)
         previous = last_topic(tracker)
+        answering: VehicleAnswer = self
         if is_follow_up(subject.text) and previous in self.by_topic and previous != self.topic:
-            other = self.by_topic[previous](self.services)
-            return await other.answer(dispatcher, tracker, subject)
-        return await self.answer(dispatcher, tracker, subject)
+            answering = self.by_topic[previous](self.services)
+        if answering.needs_model and not subject.models:
+            return await answering.finish(dispatcher, tracker, subject, [])
+        return await answering.answer(dispatcher, tracker, subject)
 
     @abstractmethod
     async def answer(

@@ -67,6 +67,7 @@ class ActionAnswerModels(VehicleAnswer):
     通风的，最好有现车"), equipment and stock included."""
 
     topic = "models"
+    needs_model = False
 
     def name(self) -> str:
         return "action_answer_models"
@@ -123,8 +124,6 @@ class ActionAnswerPrice(VehicleAnswer):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, subject: Subject
     ) -> list[EventType]:
         language = language_of(tracker)
-        if not subject.models:
-            return await self.finish(dispatcher, tracker, subject, [])
         today = self.services.today()
 
         def answer(session: Session) -> tuple[list[tuple[str, str]], list[str]]:

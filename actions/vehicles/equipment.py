@@ -35,6 +35,7 @@ class ActionAnswerFeature(VehicleAnswer):
     data does not know gets an honest "a consultant will confirm", noted on the lead."""
 
     topic = "feature"
+    needs_model = False
 
     def name(self) -> str:
         return "action_answer_feature"
@@ -111,8 +112,6 @@ class ActionAnswerStock(VehicleAnswer):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, subject: Subject
     ) -> list[EventType]:
         language = language_of(tracker)
-        if not subject.models:
-            return await self.finish(dispatcher, tracker, subject, [])
         today = self.services.today()
         events: list[EventType] = []
 

@@ -119,8 +119,6 @@ class ActionAnswerModelInfo(VehicleAnswer):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, subject: Subject
     ) -> list[EventType]:
         language = language_of(tracker)
-        if not subject.models:
-            return await self.finish(dispatcher, tracker, subject, [])
         today = self.services.today()
         wanted = [
             *subject.features,
@@ -162,6 +160,7 @@ class ActionCompareModels(VehicleAnswer):
     """Two models, two trims, or an Audi against a competitor (which the data does not hold)."""
 
     topic = "compare"
+    needs_model = False
 
     def name(self) -> str:
         return "action_compare_models"
