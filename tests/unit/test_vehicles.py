@@ -279,3 +279,21 @@ async def test_a_short_reply_to_the_name_question_is_the_name(
         CollectingDispatcher(), turn, load_domain()
     )
     assert extracted == ({"name": name} if name else {})
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "car"),
+    [
+        ("一台2016年的帕萨特", "ask_models", "2016年的帕萨特"),
+        ("a 2018 corolla", "inform", "2018 corolla"),
+        ("置换补贴有多少？", "ask_trade_in", None),
+    ],
+)
+async def test_a_reply_to_which_car_is_the_trade_in_car(
+    services: Services, text: str, intent: str, car: str | None
+) -> None:
+    turn = user_turn(text, intent, [], {"requested_slot": "trade_in_vehicle"}, "qualification_form")
+    extracted = await ValidateQualificationForm(services).extract_trade_in_vehicle(
+        CollectingDispatcher(), turn, load_domain()
+    )
+    assert extracted == ({"trade_in_vehicle": car} if car else {})
