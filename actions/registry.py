@@ -53,7 +53,7 @@ def build_actions(services: Services) -> list[Action]:
         ActionSubmitQualification(services),
         ActionOptOut(services),
         ActionErasePersonalData(services),
-        ActionStartTestDrive(),
+        ActionStartTestDrive(services),
         ActionAcceptOffer(),
         ActionDeclineOffer(),
         *(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any, Final
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -32,6 +32,7 @@ from actions.base import (
 )
 from actions.forms import CheckedFormValidation, just_answered
 from actions.leads import save_lead
+from actions.vehicles.catalog import price_asked_too
 from crm_bridge import bookings
 from crm_bridge.bookings import Slot
 from crm_bridge.catalog import active_models, dealer
@@ -364,15 +365,17 @@ def booking_questions(slots: dict[str, Any]) -> list[str]:
     return [*questions, "td_confirmed"]
 
 
-class ActionStartTestDrive(Action):
-    """A new booking starts clean: the model already named is kept, earlier answers are not."""
+class ActionStartTestDrive(DatabaseAction):
+    """A new booking starts clean: the model already named is kept, earlier answers are not; a
+    price asked in the same message ("能试驾吗，Q5L多少钱") is answered first."""
 
     def name(self) -> str:
         return "action_start_test_drive"
 
-    async def run(
+    async def respond(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        await price_asked_too(self.services, dispatcher, tracker)
         events: list[EventType] = [
             SlotSet("td_time", tracker.get_slot("td_time") if _said_now(tracker, "time") else None),
             SlotSet("td_confirmed", None),

@@ -111,9 +111,15 @@ class Gazetteer:
         ]
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
 def default_gazetteer(path: Path = RESOURCE) -> Gazetteer:
     return Gazetteer(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def configured(config: dict[str, Any]) -> Gazetteer:
+    """The dictionary a component's ``dictionary_path`` names (default: the project's)."""
+    path = config.get("dictionary_path")
+    return default_gazetteer(Path(path) if path else RESOURCE)
 
 
 def entities(text: str, gazetteer: Gazetteer | None = None) -> list[dict[str, Any]]:
@@ -156,8 +162,7 @@ class GazetteerExtractor(GraphComponent, EntityExtractorMixin):
         return {"dictionary_path": None}  # None: nlu/resources/gazetteer.yml
 
     def __init__(self, config: dict[str, Any]) -> None:
-        path = config.get("dictionary_path")
-        self.gazetteer = default_gazetteer(Path(path) if path else RESOURCE)
+        self.gazetteer = configured(config)
 
     @classmethod
     def create(
@@ -197,8 +202,7 @@ class GazetteerFeaturizer(SparseFeaturizer, GraphComponent):
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
-        path = config.get("dictionary_path")
-        self.gazetteer = default_gazetteer(Path(path) if path else RESOURCE)
+        self.gazetteer = configured(config)
 
     @classmethod
     def create(

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
-from actions.base import entity_values, language_of
+from actions.base import Services, asked_models, entity_values, language_of
 from actions.vehicles import wording
 from actions.vehicles.base import VehicleAnswer
 from actions.vehicles.context import Subject
 from crm_bridge.catalog import Need, active_models, current_promotions
 from crm_bridge.vehicles import find_trim, recommend_with_equipment, trims_of
 
+_ASKS_PRICE = re.compile(r"多少钱|价格|什么价|价位|落地|报价|how much|price|cost", re.IGNORECASE)
 _SOON = (
     "现车",
     "现货",
@@ -147,3 +150,20 @@ class ActionAnswerPrice(VehicleAnswer):
             )
         dispatcher.utter_message(response="utter_quote_by_consultant")
         return await self.finish(dispatcher, tracker, subject, [])
+
+
+async def price_asked_too(
+    services: Services, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> None:
+    """The guide price of the models named, when a message that does something else (books a
+    test drive) also asks it."""
+    text = tracker.latest_message.get("text") or ""
+    codes = asked_models(tracker)
+    if not codes or not _ASKS_PRICE.search(text):
+        return
+    language = language_of(tracker)
+    models = await services.in_transaction(lambda s: active_models(s, codes))
+    for model in models:
+        dispatcher.utter_message(
+            response="utter_price", model=model.code, price=fmt.price_range(model, language)
+        )

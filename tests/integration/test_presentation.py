@@ -64,7 +64,7 @@ def test_an_english_buyer_asking_with_greetings_and_follow_ups(stack: Stack) -> 
     assert "Guide price CNY 392,800–513,800" in text
     assert buttons
     text, _ = said(stack, me, "does it have adaptive cruise?")
-    assert "Adaptive cruise control on the Q5L: all trims have it as standard." in text
+    assert "On the Q5L, adaptive cruise control: all trims have it as standard." in text
     text, _ = said(stack, me, "and the Q7?")
     assert "on the Q7" in text
     text, _ = said(stack, me, "hello, where is your showroom?")
@@ -100,8 +100,8 @@ def test_a_bare_name_answers_the_name_question(stack: Stack) -> None:
     text = ""
     for _ in range(6):  # the needs analysis, until the name is asked
         text, _ = said(stack, me, next(answers, "ok"))
-        if "name" in text.lower().splitlines()[-1]:
+        if "how may i address you" in text.lower():
             break
-    assert "name" in text.lower().splitlines()[-1], text
+    assert "how may i address you" in text.lower(), text
     text, _ = said(stack, me, "Ann")
     assert "mobile number" in text.lower().splitlines()[-1]  # the next question, not the name

@@ -297,3 +297,17 @@ async def test_a_reply_to_which_car_is_the_trade_in_car(
         CollectingDispatcher(), turn, load_domain()
     )
     assert extracted == ({"trade_in_vehicle": car} if car else {})
+
+
+async def test_a_price_asked_with_a_test_drive_is_answered_before_the_booking(
+    services: Services,
+) -> None:
+    from actions.test_drive import ActionStartTestDrive
+
+    turn = user_turn("能试驾吗，Q5L多少钱", "request_test_drive", [("car_model", "Q5L")])
+    said, _ = await run(ActionStartTestDrive(services), turn)
+    assert names(said) == ["utter_price", "utter_test_drive_intro"]
+    assert said[0]["price"] == "39.28–51.38万元"
+    only_booking = user_turn("想试驾Q5L", "request_test_drive", [("car_model", "Q5L")])
+    plain, _ = await run(ActionStartTestDrive(services), only_booking)
+    assert names(plain) == ["utter_test_drive_intro"]
