@@ -15,6 +15,8 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from nlu.runtime import reuse_action_response_validator
+
 USER_DICTIONARY = Path(__file__).resolve().parent / "resources" / "jieba_user_dict.txt"
 # Runs of one script: Chinese characters, or Latin letters/digits. A token never spans both, so
 # "想看Q5L预算40万" splits as 想 看 Q5L 预算 40 万 and entity spans stay on token boundaries.
@@ -68,6 +70,9 @@ class MixedTokenizer(Tokenizer):
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
+        # The pipeline's first component is built when the server loads the model: the moment to
+        # apply the server's speed fix (nlu/runtime.py), never at import.
+        reuse_action_response_validator()
         self._jieba = jieba.Tokenizer()
         self._jieba.load_userdict(str(config.get("dictionary_path") or USER_DICTIONARY))
         self._jieba.initialize()
