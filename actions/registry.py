@@ -37,6 +37,7 @@ from actions.vehicles import (
     ActionAnswerPrice,
     ActionAnswerStock,
     ActionCompareModels,
+    ActionRouteStatement,
 )
 
 
@@ -54,6 +55,7 @@ def build_actions(services: Services) -> list[Action]:
         ActionOptOut(services),
         ActionErasePersonalData(services),
         ActionStartTestDrive(services),
+        ActionRouteStatement(services),
         ActionAcceptOffer(),
         ActionDeclineOffer(),
         *(

@@ -3,9 +3,10 @@ comparisons and stock, each answered from the dealership's data and ending with 
 
 from actions.vehicles.catalog import ActionAnswerModels, ActionAnswerPrice
 from actions.vehicles.equipment import ActionAnswerFeature, ActionAnswerStock
+from actions.vehicles.follow_up import ActionRouteStatement
 from actions.vehicles.presentation import ActionAnswerModelInfo, ActionCompareModels
 
 __all__ = [
     "ActionAnswerFeature", "ActionAnswerModelInfo", "ActionAnswerModels", "ActionAnswerPrice",
-    "ActionAnswerStock", "ActionCompareModels",
+    "ActionAnswerStock", "ActionCompareModels", "ActionRouteStatement",
 ]  # fmt: skip

@@ -311,3 +311,17 @@ async def test_a_price_asked_with_a_test_drive_is_answered_before_the_booking(
     only_booking = user_turn("想试驾Q5L", "request_test_drive", [("car_model", "Q5L")])
     plain, _ = await run(ActionStartTestDrive(services), only_booking)
     assert names(plain) == ["utter_test_drive_intro"]
+
+
+async def test_a_statement_follows_up_or_starts_the_needs_analysis(services: Services) -> None:
+    from actions.vehicles import ActionRouteStatement
+
+    asked = {"focus_model": "Q5L",
+             "last_question": {"topic": "feature", "features": ["adaptive_cruise"]}}  # fmt: skip
+    follow_up = user_turn("and the Q7?", "inform", [("car_model", "Q7")], asked)
+    said, slots = await run(ActionRouteStatement(services), follow_up)
+    assert (said[0]["response"], said[0]["model"]) == ("utter_feature_availability", "Q7")
+    assert "followup" not in slots
+    wish = user_turn("我想买Q7", "inform", [("car_model", "Q7")], asked)
+    said, slots = await run(ActionRouteStatement(services), wish)
+    assert (said, slots["followup"]) == ([], "qualification_form")

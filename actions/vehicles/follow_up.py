@@ -1,0 +1,35 @@
+"""A statement that is really a follow-up question ("and the Q7?", "那白色的呢") continues the last
+question about the cars; any other statement starts the needs analysis."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, FollowupAction
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.base import DatabaseAction, entity_values
+from actions.vehicles.base import VehicleAnswer
+from actions.vehicles.context import is_follow_up, last_topic
+
+# What a follow-up may name: the car, a piece of equipment, a colour.
+FOLLOW_UP_ENTITIES = ("car_model", "feature", "color")
+
+
+class ActionRouteStatement(DatabaseAction):
+    """``inform`` outside a form: a bare follow-up is answered with the last question's topic,
+    anything else ("我想买Q5L", "预算30万") starts the needs analysis."""
+
+    def name(self) -> str:
+        return "action_route_statement"
+
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text: str = tracker.latest_message.get("text") or ""
+        topic = last_topic(tracker)
+        names_something = any(entity_values(tracker, e) for e in FOLLOW_UP_ENTITIES)
+        if topic in VehicleAnswer.by_topic and names_something and is_follow_up(text):
+            answer = VehicleAnswer.by_topic[topic](self.services)
+            return await answer.run(dispatcher, tracker, domain)
+        return [FollowupAction("qualification_form")]
