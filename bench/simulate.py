@@ -112,7 +112,7 @@ class Twist:
     """The persona changes their mind: says ``say`` instead of answering, then ``update`` holds."""
 
     say: str
-    question: str | None = None  # when this question is asked ...
+    questions: tuple[str, ...] = ()  # when one of these questions is asked ...
     at_turn: int | None = None  # ... or at this user turn (1 = the opening)
     update: dict[str, Any] = field(default_factory=dict)
 
@@ -145,6 +145,13 @@ def _need(data: dict[str, Any], key: str, where: str) -> Any:
     if key not in data:
         raise PersonaError(f"{where}: '{key}' is missing")
     return data[key]
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """One name or a list of them."""
+    if value is None:
+        return ()
+    return tuple(str(v) for v in (value if isinstance(value, list) else [value]))
 
 
 def _wish(data: Any, where: str) -> Wish | None:
@@ -188,7 +195,7 @@ def load_persona(path: Path) -> Persona:
     twists = tuple(
         Twist(
             say=str(_need(t, "say", f"{where} twist")),
-            question=t.get("question"),
+            questions=_names(t.get("question")),
             at_turn=t.get("at_turn"),
             update=dict(t.get("update") or {}),
         )
@@ -543,6 +550,7 @@ class Customer:
         self.streak = 0  # how many replies in a row asked the same question
         self.gave_up = False
         self.accepted: datetime | None = None  # an offered slot taken instead of the wish
+        self.corrections = 0  # wrong booking summaries corrected (twice, then accepted)
         self.time_said_on: date | None = None
         self.done = False
         self.notes: list[str] = []
@@ -633,8 +641,13 @@ class Customer:
         fact = FACT_OF.get(reading.kind or "")
         if fact is not None and fact in self.stated:
             self.reasked.setdefault(fact, (self.stated[fact], []))[1].append(self.turn - 1)
-        previous = self.last.reading if self.last else None
-        self.streak = self.streak + 1 if reading.kind and reading.kind == previous else 1
+        # Asked again right after being answered: one more try. A quiet or a counter-question
+        # in between is not a try.
+        last = self.last
+        if last is None or not reading.kind or last.reading != reading.kind:
+            self.streak = 1
+        elif last.why in ("answer", "rephrase", "skip"):
+            self.streak += 1
         move = self._decide(reading)
         self.last = move
         if move.why == "goodbye":
@@ -657,7 +670,8 @@ class Customer:
             self.asked_back.add(kind)
             text = self._style(self.persona.asks_back[kind])
             return Move(text, text, kind, "ask-back")
-        if self.quiet and kind not in YES_NO_QUESTIONS and self.turn > 2:
+        last_quiet = self.last is not None and self.last.why == "quiet"
+        if self.quiet and kind not in YES_NO_QUESTIONS and self.turn > 2 and not last_quiet:
             text = self.quiet.pop(0)
             return Move(text, text, kind, "quiet")
         return self._answer(kind, reading)
@@ -680,9 +694,7 @@ class Customer:
 
     def _twist(self, kind: str | None) -> Move | None:
         for twist in self.twists:
-            if (
-                twist.question is not None and twist.question == kind
-            ) or twist.at_turn == self.turn:
+            if kind in twist.questions or twist.at_turn == self.turn:
                 self.twists.remove(twist)
                 self._apply(twist.update)
                 text = self._style(twist.say)
@@ -796,8 +808,10 @@ class Customer:
                 wrong.append("time")
         if self.facts.name not in summary:
             wrong.append("name")
-        if wrong and self.streak <= 2:
+        if wrong:
             self.notes.append(f"A{self.turn - 1}: the summary got the {', '.join(wrong)} wrong")
+        if wrong and self.corrections < 2:
+            self.corrections += 1
             fix = {
                 "model": self._fill("td_model", 1),
                 "time": self._fill("time", 0),
