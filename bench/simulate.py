@@ -1044,12 +1044,6 @@ def run_persona(stack: Stack, persona: Persona, poll: bool = True) -> Outcome:
             break
         move = customer.respond(replies)
     final = Snapshot.take(stack).since(before)
-    if not poll:
-        lead = _lead_of(final, persona)
-        if lead and lead["status"] in QUALIFIED:
-            to_qualified = answered
-        if any(b["status"] in ACTIVE_BOOKING for b in final.bookings):
-            to_booking = answered
     notes = customer.notes + _observations(turns, customer)
     differences = check(persona, customer, final)
     if ended == "turn budget":
@@ -1254,6 +1248,11 @@ def report_section(outcomes: list[Outcome], command: str, seconds: float, zone: 
         *summary_table(outcomes),
         "",
     ]
+    observed = [o for o in outcomes if o.notes]
+    if observed:
+        lines += ["What the transcripts show (U = user message, A = assistant reply):", ""]
+        lines += [f"- `{o.persona.name}`: " + "; ".join(o.notes) for o in observed]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -1264,7 +1263,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report", type=Path, help=f"benchmarks file (default {RESULTS}; not written with --only)"
     )
-    parser.add_argument("--no-poll", action="store_true", help="check the exports only at the end")
+    parser.add_argument(
+        "--no-poll",
+        action="store_true",
+        help="check the exports only at the end (faster; the turns to qualified/booked are not measured)",
+    )
     args = parser.parse_args(argv)
     personas = load_personas(args.personas, args.only)
     started = time.monotonic()
