@@ -378,7 +378,8 @@ def report(results: dict[str, Pass], args: argparse.Namespace, loads: Sequence[s
             "is shared: figures move with what else runs, the ratio of one run much less). "
             f"{args.buyers} buyers at once, each saying its conversation's {args.turns} turns "
             "one after the other without pause, then starting a new conversation, over the REST "
-            f"channel on loopback; {args.rounds} round(s) of {args.warmup:.0f} s warm-up and "
+            f"channel on loopback; after a {args.first_warmup:.0f} s warm-up pass on each server, "
+            f"{args.rounds} round(s) of {args.warmup:.0f} s warm-up and "
             f"{args.duration:.0f} s measured (at most {args.messages} messages) on each server, "
             "in the order stack, stock. **stack**: Rasa with the project's model and the action "
             "server, as `make run` starts them (SQLite tracker store and dealership database). "
@@ -423,6 +424,11 @@ async def measure(args: argparse.Namespace, work: Path) -> dict[str, Pass]:
             servers.enter_async_context(stock_server(starter, logs / "stock.log")),
         )
         targets = {"stack": stack, "stock": stock}
+        for name, target in targets.items():
+            # TensorFlow traces its functions for each new input shape on first use: the first
+            # minute of a fresh server is slower than what it does from then on.
+            say(f"{name}: warm-up pass, {args.first_warmup:.0f} s")
+            await drive(target, args.buyers, args.turns, args.first_warmup, 0, args.messages)
         for round_number in range(1, args.rounds + 1):
             for name, target in targets.items():
                 say(
@@ -462,6 +468,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30, help="measured s per pass (30)")
     parser.add_argument("--messages", type=int, default=20_000, help="at most, per pass")
     parser.add_argument("--warmup", type=float, default=10, help="warm-up s per pass (10)")
+    parser.add_argument(
+        "--first-warmup", type=float, default=30, help="s of warm-up before round 1 (30)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="passes on each, alternating (3)")
     parser.add_argument("--starter", type=Path, help="keep the `rasa init` project here")
     parser.add_argument("--py-spy", type=Path, help="write py-spy profiles of the stack here")
