@@ -64,6 +64,11 @@ def display(slot: str, value: Any, language: str) -> str:
     return str(value)
 
 
+# Actions that only decide what runs next and say nothing: a form started by one of them still runs
+# right after the customer's message.
+ROUTERS: Final = frozenset({"action_route_statement"})
+
+
 def just_answered(tracker: Tracker, form: str) -> bool:
     """Whether the form runs right after a customer message (not after answering a question)."""
     seen_form = False
@@ -71,6 +76,8 @@ def just_answered(tracker: Tracker, form: str) -> bool:
         kind = event.get("event")
         if kind in ("slot", "user_featurization", "active_loop"):
             continue  # bookkeeping between the message and the form (also on activation)
+        if kind == "action" and event.get("name") in ROUTERS:
+            continue
         if kind == "action" and event.get("name") == form and not seen_form:
             seen_form = True
             continue
