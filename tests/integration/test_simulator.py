@@ -64,11 +64,6 @@ def check_records(stack: Stack, persona: Persona, today: date) -> dict[str, Any]
     return lead
 
 
-@pytest.mark.xfail(
-    reason="open bug found by the simulator: a trade-in statement after the booking form "
-    "('对了，我没有旧车要置换') is read as a trade-in question, so trade_in stays null",
-    strict=False,
-)
 def test_chinese_buyer_who_says_everything_at_once_is_qualified_and_booked(stack: Stack) -> None:
     today = datetime.now(stack.settings.timezone).date()  # the dealer's day, whatever the machine's
     persona, outcome = converse(stack, "zh-all-at-once")
@@ -83,11 +78,6 @@ def test_chinese_buyer_who_says_everything_at_once_is_qualified_and_booked(stack
     assert outcome.turns_to_booking is not None  # measured from the exports after each turn
 
 
-@pytest.mark.xfail(
-    reason="open bug found by the simulator: a two-word English name ('Sarah Johnson') is stored "
-    "as its last word when the NLU tags only part of it",
-    strict=False,
-)
 def test_english_step_by_step_buyer_ends_with_the_right_lead(stack: Stack) -> None:
     today = datetime.now(stack.settings.timezone).date()
     persona, outcome = converse(stack, "en-step-by-step")
