@@ -74,7 +74,7 @@ def just_answered(tracker: Tracker, form: str) -> bool:
     seen_form = False
     for event in reversed(tracker.events):
         kind = event.get("event")
-        if kind in ("slot", "user_featurization", "active_loop"):
+        if kind in ("slot", "user_featurization", "active_loop", "followup"):
             continue  # bookkeeping between the message and the form (also on activation)
         if kind == "action" and event.get("name") in ROUTERS:
             continue

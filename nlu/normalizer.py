@@ -14,7 +14,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -62,6 +62,7 @@ class EntityNormalizer(GraphComponent, EntityExtractorMixin):
     def process(self, messages: list[Message]) -> list[Message]:
         now = datetime.now(self.timezone)
         for message in messages:
+            numbers_are_answers(message)
             entities = message.get(ENTITIES) or []
             text = message.get(TEXT) or ""
             normalized = normalize_entities(text, entities, now, self.name)
@@ -75,6 +76,28 @@ class EntityNormalizer(GraphComponent, EntityExtractorMixin):
     @property
     def name(self) -> str:
         return self.__class__.__name__
+
+
+# A bare number of four or more digits ("12345", "138 0013") answers a question (a phone, a
+# budget); it never greets, thanks or says goodbye the way "88" or "886" do in chat slang.
+_BARE_NUMBER = re.compile(r"^[\d\s+\-]*\d[\d\s+\-]*$")
+SMALL_TALK = {"greet", "goodbye", "thank", "affirm", "deny"}
+
+
+def numbers_are_answers(message: Message) -> None:
+    """Read a bare number of four or more digits as ``inform`` rather than small talk."""
+    text = (message.get(TEXT) or "").strip()
+    intent = message.get(INTENT) or {}
+    if intent.get("name") not in SMALL_TALK or not _BARE_NUMBER.match(text):
+        return
+    if sum(c.isdigit() for c in text) < 4:
+        return
+    # A rule, not a guess: certain enough for the fallback classifier after it.
+    message.set(INTENT, {"name": "inform", "confidence": 1.0}, add_to_output=True)
+    ranking = message.get(INTENT_RANKING_KEY) or []
+    message.set(INTENT_RANKING_KEY, [{"name": "inform", "confidence": 1.0},
+                                     *(r for r in ranking if r.get("name") != "inform")],
+                add_to_output=True)  # fmt: skip
 
 
 # Values that run over several tokens: when the extractor splits one ("1月" + "18日",

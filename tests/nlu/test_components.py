@@ -213,3 +213,18 @@ def test_markup_and_emoji_around_a_request_are_not_tokens(
     message = Message({"text": text})
     for token in tokenizer.tokenize(message, "text"):
         assert text[token.start : token.end] == token.text  # spans still point into the text
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "expected"),
+    [("12345", "goodbye", "inform"), ("138 0013", "thank", "inform"), ("886", "goodbye", "goodbye"),
+     ("88", "goodbye", "goodbye"), ("12345", "ask_price", "ask_price")],
+)  # fmt: skip
+def test_a_bare_long_number_is_an_answer_not_small_talk(
+    text: str, intent: str, expected: str
+) -> None:
+    from nlu.normalizer import numbers_are_answers
+
+    message = Message({"text": text, "intent": {"name": intent, "confidence": 0.9}})
+    numbers_are_answers(message)
+    assert message.get("intent")["name"] == expected
