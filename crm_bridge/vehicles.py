@@ -6,16 +6,17 @@ either language is the conversation's business.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from crm_bridge.catalog import Need, active_models, need_misses, over_budget
-from crm_bridge.models import CatalogModel, StockItem, Trim
+from crm_bridge.models import CatalogModel, StockItem, Trim, TrimEquipment
 
 # Equipment worth naming when presenting a model, most distinctive first.
 SIGNATURE_FEATURES = (
@@ -25,16 +26,50 @@ SIGNATURE_FEATURES = (
 )  # fmt: skip
 
 
-def trims_of(session: Session, code: str) -> list[Trim]:
-    """The model's trims on sale, cheapest first, with equipment and stock loaded."""
+def _trims(session: Session, *conditions: Any) -> list[Trim]:
     return list(
         session.scalars(
             select(Trim)
-            .where(Trim.model_code == code, Trim.active.is_(True))
+            .where(Trim.active.is_(True), *conditions)
             .options(selectinload(Trim.equipment), selectinload(Trim.stock))
-            .order_by(Trim.position, Trim.price_cny)
+            .order_by(Trim.model_code, Trim.position, Trim.price_cny)
         )
     )
+
+
+def trims_of(session: Session, code: str) -> list[Trim]:
+    """The model's trims on sale, cheapest first, with equipment and stock loaded."""
+    return _trims(session, Trim.model_code == code)
+
+
+def trims_by_model(session: Session) -> dict[str, list[Trim]]:
+    """Every model's trims on sale, loaded in one go (for answers that look at all models)."""
+    found: dict[str, list[Trim]] = {}
+    for trim in _trims(session):
+        found.setdefault(trim.model_code, []).append(trim)
+    return found
+
+
+def models_with(session: Session, feature: str) -> list[str]:
+    """Catalog codes having ``feature`` on at least one trim, in catalog order."""
+    codes = set(
+        session.scalars(
+            select(Trim.model_code)
+            .join(TrimEquipment)
+            .where(TrimEquipment.feature == feature, Trim.active.is_(True))
+        )
+    )
+    return [m.code for m in active_models(session) if m.code in codes]
+
+
+def by_signature(features: Iterable[str]) -> list[str]:
+    """``features`` with the most distinctive first (SIGNATURE_FEATURES order, others last)."""
+    rank = {feature: i for i, feature in enumerate(SIGNATURE_FEATURES)}
+    return sorted(features, key=lambda f: rank.get(f, len(rank)))
+
+
+def standard_on(trim: Trim) -> set[str]:
+    return {e.feature for e in trim.equipment if e.availability == "standard"}
 
 
 def find_trim(trims: Sequence[Trim], text: str) -> Trim | None:
@@ -67,6 +102,10 @@ class FeatureAnswer:
         """Whether the data says anything about the model's trims at all."""
         return bool(self.by_trim)
 
+    @classmethod
+    def of(cls, code: str, trims: Sequence[Trim], feature: str) -> FeatureAnswer:
+        return cls(code, feature, [(t, t.availability(feature)) for t in trims])
+
     def standard_from(self) -> Trim | None:
         """The cheapest trim from which every dearer trim has the feature as standard."""
         first: Trim | None = None
@@ -75,11 +114,6 @@ class FeatureAnswer:
                 break
             first = trim
         return first
-
-
-def feature_on(session: Session, code: str, feature: str) -> FeatureAnswer:
-    trims = trims_of(session, code)
-    return FeatureAnswer(code, feature, [(t, t.availability(feature)) for t in trims])
 
 
 @dataclass(frozen=True)
@@ -112,10 +146,11 @@ class StockAnswer:
 
 
 def stock_of(
-    session: Session, code: str, color: str | None = None, trim: Trim | None = None
+    code: str, trims: Sequence[Trim], color: str | None = None, trim: Trim | None = None
 ) -> StockAnswer:
+    """The stock of the model's ``trims``, only ``trim`` and ``color`` when given."""
     answer = StockAnswer(code)
-    for t in trims_of(session, code):
+    for t in trims:
         if trim is not None and t.id != trim.id:
             continue
         for item in t.stock:
@@ -133,10 +168,10 @@ def _line(trim: Trim, item: StockItem) -> StockLine:
                      item.lead_time_days)  # fmt: skip
 
 
-def colors_available(session: Session, code: str) -> list[str]:
-    """Colours the model can be had in (in stock, arriving or to order)."""
+def colors_available(trims: Sequence[Trim]) -> list[str]:
+    """Colours the model's ``trims`` can be had in (in stock, arriving or to order)."""
     seen: list[str] = []
-    for t in trims_of(session, code):
+    for t in trims:
         for item in t.stock:
             if item.color not in seen:
                 seen.append(item.color)
@@ -171,28 +206,16 @@ def compare(session: Session, first: str, second: str) -> Comparison | None:
 
     def standard(code: str) -> set[str]:
         trims = trims_of(session, code)
-        return (
-            {e.feature for e in trims[0].equipment if e.availability == "standard"}
-            if trims
-            else set()
-        )
+        return standard_on(trims[0]) if trims else set()
 
     a, b = standard(first), standard(second)
-    order = list(SIGNATURE_FEATURES)
-    rank = lambda f: order.index(f) if f in order else len(order)  # noqa: E731
-    return Comparison(models[0], models[1], sorted(a - b, key=rank), sorted(b - a, key=rank))
+    return Comparison(models[0], models[1], by_signature(a - b), by_signature(b - a))
 
 
 def trim_difference(lower: Trim, higher: Trim) -> tuple[Decimal, list[str]]:
     """How much more the dearer trim costs and what it adds as standard."""
     cheap, dear = sorted((lower, higher), key=lambda t: t.price_cny)
-    has = {e.feature for e in cheap.equipment if e.availability == "standard"}
-    adds = [
-        e.feature for e in dear.equipment if e.availability == "standard" and e.feature not in has
-    ]
-    order = list(SIGNATURE_FEATURES)
-    adds.sort(key=lambda f: order.index(f) if f in order else len(order))
-    return dear.price_cny - cheap.price_cny, adds
+    return dear.price_cny - cheap.price_cny, by_signature(standard_on(dear) - standard_on(cheap))
 
 
 @dataclass(frozen=True)
@@ -208,8 +231,10 @@ def recommend_with_equipment(
     with a fitting car in stock first when the buyer wants one; if none fit, the closest three
     (fewest needs and features missed, then stock, then price above the budget)."""
 
+    every = trims_by_model(session)
+
     def score(model: CatalogModel) -> tuple[int, bool, Decimal, Decimal, Pick]:
-        trims = trims_of(session, model.code)
+        trims = every.get(model.code, [])
         fitting = [t for t in trims if all(t.availability(f) for f in features)]
         missed = 0 if fitting else sum(not any(t.availability(f) for t in trims) for f in features)
         stocked = any(i.status == "in_stock" for t in (fitting or trims) for i in t.stock)

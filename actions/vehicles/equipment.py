@@ -5,7 +5,6 @@ from __future__ import annotations
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
@@ -13,21 +12,14 @@ from actions.base import language_of
 from actions.vehicles import wording
 from actions.vehicles.base import VehicleAnswer
 from actions.vehicles.context import Subject, note_open_question
-from crm_bridge.catalog import active_models
-from crm_bridge.models import Trim, TrimEquipment
-from crm_bridge.vehicles import colors_available, feature_on, find_trim, stock_of, trims_of
-
-
-def models_with(session: Session, feature: str) -> list[str]:
-    """Catalog codes having ``feature`` on at least one trim, in catalog order."""
-    codes = set(
-        session.scalars(
-            select(Trim.model_code)
-            .join(TrimEquipment)
-            .where(TrimEquipment.feature == feature, Trim.active.is_(True))
-        )
-    )
-    return [m.code for m in active_models(session) if m.code in codes]
+from crm_bridge.vehicles import (
+    FeatureAnswer,
+    colors_available,
+    find_trim,
+    models_with,
+    stock_of,
+    trims_of,
+)
 
 
 class ActionAnswerFeature(VehicleAnswer):
@@ -68,7 +60,7 @@ class ActionAnswerFeature(VehicleAnswer):
                 trims = trims_of(session, code)
                 trim = find_trim(trims, subject.text)
                 for feature in subject.features[:3]:
-                    found = feature_on(session, code, feature)
+                    found = FeatureAnswer.of(code, trims, feature)
                     if not found.known:
                         said.append((code, feature, None))
                     elif trim is not None:
@@ -118,13 +110,14 @@ class ActionAnswerStock(VehicleAnswer):
         def answer(session: Session) -> list[tuple[str, str, list[str]]]:
             said = []
             for code in subject.models[:2]:
-                trim = find_trim(trims_of(session, code), subject.text)
-                stock = stock_of(session, code, subject.color, trim)
+                trims = trims_of(session, code)
+                trim = find_trim(trims, subject.text)
+                stock = stock_of(code, trims, subject.color, trim)
                 label = f"{code} {wording.trim(trim, language)}" if trim else code
                 if subject.color:
                     label = (f"{wording.color(subject.color, language)} {label}" if language == "en"
                              else f"{wording.color(subject.color, language)}的{label}")  # fmt: skip
-                colors = [] if stock.anything else colors_available(session, code)
+                colors = [] if stock.anything else colors_available(trims)
                 said.append((label, wording.stock(stock, language, today) if stock.anything else "",
                              colors))  # fmt: skip
             return said

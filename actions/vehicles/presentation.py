@@ -50,9 +50,7 @@ def _intro(model: CatalogModel, language: str) -> str:
 def _highlight_line(trims: Sequence[Trim], wanted: Sequence[str], language: str) -> str:
     names = []
     for code in highlights(trims, wanted):
-        answer = FeatureAnswer(
-            trims[0].model_code, code, [(t, t.availability(code)) for t in trims]
-        )
+        answer = FeatureAnswer.of(trims[0].model_code, trims, code)
         first = answer.standard_from()
         name = wording.feature(code, language)
         if first is not None and first is not trims[0]:
@@ -84,11 +82,11 @@ def _trims_line(trims: Sequence[Trim], language: str) -> str:
     )
 
 
-def _stock_line(code: str, session: Session, language: str, today: date) -> str:
-    stock = stock_of(session, code)
+def _stock_line(code: str, trims: Sequence[Trim], language: str, today: date) -> str:
+    stock = stock_of(code, trims)
     if stock.in_stock:
-        trims = list(dict.fromkeys(wording.trim(x.trim, language) for x in stock.in_stock))
-        joined = fmt.joined(trims, language)
+        names = dict.fromkeys(wording.trim(x.trim, language) for x in stock.in_stock)
+        joined = fmt.joined(names, language)
         return f" In stock now: {joined}." if language == "en" else f"目前有现车（{joined}）。"
     if stock.arriving:
         return (
@@ -147,7 +145,7 @@ class ActionAnswerModelInfo(VehicleAnswer):
                     "trims": _trims_line(trims, language),
                     "price": fmt.price_range(model, language),
                     "offers": offer_line,
-                    "stock": _stock_line(model.code, session, language, today),
+                    "stock": _stock_line(model.code, trims, language, today),
                 })  # fmt: skip
             return said
 

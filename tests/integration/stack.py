@@ -135,3 +135,13 @@ def running_stack(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def stack_in(folder: Path, **overrides: Any) -> Iterator[Stack]:
+    """The stack on free ports with its settings and databases in ``folder``."""
+    from tests.conftest import make_settings
+
+    ports = {"rasa_port": free_port(), "actions_port": free_port(), "gateway_port": free_port()}
+    with running_stack(make_settings(folder, **{**ports, **overrides})) as stack:
+        yield stack

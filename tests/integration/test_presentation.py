@@ -10,21 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_settings
-from tests.integration.stack import Stack, free_port, running_stack
+from tests.integration.stack import Stack, stack_in
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    settings = make_settings(
-        tmp_path_factory.mktemp("presentation"),
-        rasa_port=free_port(),
-        actions_port=free_port(),
-        gateway_port=free_port(),
-    )
-    with running_stack(settings) as running:
+    with stack_in(tmp_path_factory.mktemp("presentation")) as running:
         yield running
 
 
