@@ -16,6 +16,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from crm_bridge.leads import questions_of
 from crm_bridge.models import (
     ACTIVE_BOOKING_STATUSES,
     CLOSED_STATUSES,
@@ -218,7 +219,9 @@ def to_adf(session: Session, zone: ZoneInfo) -> bytes:
         assert booking.lead_id is not None
         test_drives.setdefault(booking.lead_id, []).append(booking)
     root = etree.Element("adf")
-    for lead in leads(session):
+    every = leads(session)
+    questions_by_lead = questions_of(session, [lead.id for lead in every])
+    for lead in every:
         record = lead_record(lead, consultants, zone)
         prospect = etree.SubElement(root, "prospect", status="new")
         _text(prospect, "id", str(lead.id), sequence="1", source=PROVIDER)
@@ -258,8 +261,7 @@ def to_adf(session: Session, zone: ZoneInfo) -> bytes:
             _text(timeframe, "description", f"within {lead.purchase_timeline_days} days")
             latest = lead.created_at.astimezone(zone) + timedelta(days=lead.purchase_timeline_days)
             _text(timeframe, "latestdate", latest.date().isoformat())
-        questions = [e.new_value for e in lead.events if e.kind == "question" and e.new_value]
-        _text(customer, "comments", _comments(record, questions))
+        _text(customer, "comments", _comments(record, questions_by_lead.get(lead.id, [])))
         vendor = etree.SubElement(prospect, "vendor")
         vendor_name = dealer.name_en if dealer else PROVIDER
         _text(vendor, "vendorname", vendor_name)

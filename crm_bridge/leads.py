@@ -198,7 +198,7 @@ def _apply(session: Session, lead: Lead, update: LeadUpdate, source: str, at: da
             LeadModel(model_code=code, position=i) for i, code in enumerate(update.model_interest)
         )
         changed = True
-    asked = {e.new_value for e in lead.events if e.kind == "question"}
+    asked = set(questions_of(session, [lead.id]).get(lead.id, [])) if update.questions else set()
     for question in dict.fromkeys(update.questions):
         if question not in asked:
             log_event(session, lead, at, source, "question", "question", None, question)
@@ -217,6 +217,20 @@ def _apply(session: Session, lead: Lead, update: LeadUpdate, source: str, at: da
     if changed:
         lead.updated_at = at
     session.flush()
+
+
+def questions_of(session: Session, lead_ids: list[int]) -> dict[int, list[str]]:
+    """The open questions logged on each lead (lead events of kind "question"), oldest first."""
+    found: dict[int, list[str]] = {}
+    rows = session.execute(
+        select(LeadEvent.lead_id, LeadEvent.new_value)
+        .where(LeadEvent.kind == "question", LeadEvent.lead_id.in_(lead_ids))
+        .order_by(LeadEvent.id)
+    )
+    for lead_id, question in rows:
+        if question:
+            found.setdefault(lead_id, []).append(question)
+    return found
 
 
 def log_event(
