@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bench.simulate import PERSONAS, Outcome, Persona, export, load_persona, run_persona
+from bench.simulator.personas import PERSONAS, Persona, load_persona
+from bench.simulator.runner import Outcome, export, run_persona
 from tests.integration.stack import Stack, stack_in
 
 pytestmark = pytest.mark.integration
