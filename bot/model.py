@@ -14,6 +14,9 @@ from pathlib import Path
 from bot import paths
 from crm_bridge.settings import PROJECT_ROOT, Settings
 
+# nlu/ code that only changes how the server runs (speed fixes), never what is trained.
+RUNTIME_ONLY = frozenset({"nlu/runtime.py"})
+
 
 def training_inputs(root: Path = PROJECT_ROOT) -> Iterator[Path]:
     """Files that change the model: config, domain, training data, nlu/ components, Rasa pins."""
@@ -25,7 +28,10 @@ def training_inputs(root: Path = PROJECT_ROOT) -> Iterator[Path]:
         ("nlu", "*.txt"),
     ):
         for path in sorted((root / folder).rglob(pattern)):
-            if "__pycache__" not in path.parts and "tests" not in path.relative_to(root).parts:
+            relative = path.relative_to(root)
+            if "__pycache__" in path.parts or "tests" in relative.parts:
+                continue
+            if relative.as_posix() not in RUNTIME_ONLY:
                 yield path
     yield root / "requirements" / "rasa.lock"
 

@@ -1,11 +1,19 @@
-"""A speed fix for the Rasa server, applied when the model's first component is built.
+"""Speed fixes for the Rasa server, applied when the model's first component is built.
 
-Rasa 3.6 checks every action server response with ``jsonschema.validate(response, schema)``,
-which first checks the large, constant response schema against the JSON Schema meta-schema and
-then builds a validator: 20-35 ms of the server's only event loop per custom action call, two or
-three calls per message (measured with py-spy under load, docs/benchmarks.md). Here the schema is
-checked once and the validator kept; responses are validated exactly as before, and an invalid one
-raises the same error with the same message.
+They change how the server runs, never what it answers or what the model learns (so this file is
+not among the model's training inputs, bot/model.py). Measured under load in docs/benchmarks.md.
+
+1. The action server response validator is built once. Rasa 3.6 checks every action server
+   response with ``jsonschema.validate(response, schema)``, which first checks the large, constant
+   response schema against the JSON Schema meta-schema and then builds a validator: 20-35 ms of
+   the server's only event loop per custom action call, two or three calls per message (py-spy
+   under load). Here the schema is checked once and the validator kept; responses are validated
+   exactly as before, and an invalid one raises the same error with the same message.
+2. Calls to the action server reuse one HTTP session and its kept-alive connections. Rasa opens a
+   new aiohttp session, and so a new TCP connection, for every call (two or three per message).
+3. Events are read back from the tracker store by a table of event classes. Rasa looks each
+   event's class up by walking all subclasses of ``Event`` (about 30 µs an event, every event of
+   the conversation on every message).
 """
 
 from __future__ import annotations
@@ -41,9 +49,78 @@ def _validate_action_result(self: Any, result: dict[str, Any]) -> bool:
     raise error
 
 
+class _KeptSession:
+    """``async with endpoint.session()`` on a session that stays open for the next call."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> Any:
+        return self._session
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
+# One open session per event loop and endpoint configuration (headers, credentials).
+_sessions: dict[tuple[int, str, str], Any] = {}
+
+
+def _kept_session(self: Any) -> _KeptSession:
+    import asyncio
+
+    import aiohttp
+    from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT
+
+    loop = asyncio.get_running_loop()
+    key = (id(loop), repr(sorted((self.headers or {}).items())), repr(self.basic_auth))
+    session = _sessions.get(key)
+    if session is None or session.closed or getattr(session, "_loop", loop) is not loop:
+        auth = None
+        if self.basic_auth:
+            auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
+        session = aiohttp.ClientSession(
+            headers=self.headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            # a connection idle this long is closed here before the server (Sanic: 120 s) would
+            connector=aiohttp.TCPConnector(keepalive_timeout=15),
+        )
+        _sessions[key] = session
+    return _KeptSession(session)
+
+
+def _resolve_event_class(type_name: str, default: type[Any] | None = None) -> type[Any] | None:
+    found = _event_classes().get(type_name)
+    if found is None:  # not in the table (a class imported later): Rasa's own search
+        resolved: type[Any] | None = _rasa_resolve_by_type(type_name, default)
+        return resolved
+    return found
+
+
 @functools.cache
-def reuse_action_response_validator() -> None:
-    """Make Rasa's RemoteAction validate with the kept validator (once per process)."""
+def _event_classes() -> dict[str, type[Any]]:
+    import rasa.shared.utils.common
+    from rasa.shared.core.events import Event
+
+    table: dict[str, type[Any]] = {}
+    for cls in rasa.shared.utils.common.all_subclasses(Event):
+        table.setdefault(cls.type_name, cls)  # the first match, as Rasa's search returns
+    return table
+
+
+_rasa_resolve_by_type: Any = None
+
+
+@functools.cache
+def apply_server_fixes() -> None:
+    """Apply the fixes above to Rasa's classes (once per process)."""
+    global _rasa_resolve_by_type
     from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.events import Event
+    from rasa.utils.endpoints import EndpointConfig
 
     RemoteAction._validate_action_result = _validate_action_result
+    EndpointConfig.session = _kept_session
+    _rasa_resolve_by_type = Event.resolve_by_type
+    Event.resolve_by_type = staticmethod(_resolve_event_class)

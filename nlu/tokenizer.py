@@ -15,7 +15,7 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from nlu.runtime import reuse_action_response_validator
+from nlu.runtime import apply_server_fixes
 
 USER_DICTIONARY = Path(__file__).resolve().parent / "resources" / "jieba_user_dict.txt"
 # Runs of one script: Chinese characters, or Latin letters/digits. A token never spans both, so
@@ -71,8 +71,8 @@ class MixedTokenizer(Tokenizer):
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         # The pipeline's first component is built when the server loads the model: the moment to
-        # apply the server's speed fix (nlu/runtime.py), never at import.
-        reuse_action_response_validator()
+        # apply the server's speed fixes (nlu/runtime.py), never at import.
+        apply_server_fixes()
         self._jieba = jieba.Tokenizer()
         self._jieba.load_userdict(str(config.get("dictionary_path") or USER_DICTIONARY))
         self._jieba.initialize()

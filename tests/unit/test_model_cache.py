@@ -56,6 +56,16 @@ def test_unrelated_files_do_not_retrain(tree: Path) -> None:
     assert model.model_hash(tree) == before
 
 
+def test_server_speed_fixes_do_not_retrain(tree: Path) -> None:
+    before = model.model_hash(tree)
+    with (tree / "nlu" / "runtime.py").open("a") as handle:
+        handle.write("\n# another speed fix\n")
+    assert model.model_hash(tree) == before
+    with (tree / "nlu" / "tokenizer.py").open("a") as handle:
+        handle.write("\n# a tokenizer change\n")
+    assert model.model_hash(tree) != before
+
+
 def test_cached_model_is_not_retrained(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, model_cache_dir=tmp_path / "models")
     target = model.model_path(settings)
