@@ -65,7 +65,7 @@ class EntityNormalizer(GraphComponent, EntityExtractorMixin):
             numbers_are_answers(message)
             entities = message.get(ENTITIES) or []
             text = message.get(TEXT) or ""
-            normalized = normalize_entities(text, entities, now, self.name)
+            normalized = spoken_phone(text, normalize_entities(text, entities, now, self.name))
             message.set(
                 ENTITIES,
                 normalized + timeline_answer(text, normalized, self.name),
@@ -85,12 +85,15 @@ SMALL_TALK = {"greet", "goodbye", "thank", "affirm", "deny"}
 
 
 def numbers_are_answers(message: Message) -> None:
-    """Read a bare number of four or more digits as ``inform`` rather than small talk."""
+    """Read a bare number of four or more digits as ``inform`` rather than small talk; so is a
+    phone number read out digit by digit ("一八六 一二三四 五六七八", "one five nine ...")."""
     text = (message.get(TEXT) or "").strip()
     intent = message.get(INTENT) or {}
-    if intent.get("name") not in SMALL_TALK or not _BARE_NUMBER.match(text):
-        return
-    if sum(c.isdigit() for c in text) < 4:
+    bare = bool(_BARE_NUMBER.match(text)) and sum(c.isdigit() for c in text) >= 4
+    spoken = values.spoken_phones(text) if not bare else []
+    rest = text[: spoken[0][0]] + " " + text[spoken[0][1] :] if len(spoken) == 1 else ""
+    only_spoken = bool(rest) and len(rest) <= 40 and bool(_FILLER.fullmatch(rest))
+    if not ((bare and intent.get("name") in SMALL_TALK) or only_spoken):
         return
     # A rule, not a guess: certain enough for the fallback classifier after it.
     message.set(INTENT, {"name": "inform", "confidence": 1.0}, add_to_output=True)
@@ -98,6 +101,33 @@ def numbers_are_answers(message: Message) -> None:
     message.set(INTENT_RANKING_KEY, [{"name": "inform", "confidence": 1.0},
                                      *(r for r in ranking if r.get("name") != "inform")],
                 add_to_output=True)  # fmt: skip
+
+
+# What may stand around a number read out on the phone ("嗯 一八六…", "um it's one five nine …").
+_FILLER = re.compile(
+    r"[\s,，。.!！~]*(?:(?:嗯|呃|那个|就是|我的|电话|手机|号码|手机号|是|吧|哦|"
+    r"um|uh|er|so|my|number|phone|mobile|is|it's|its|it is)[\s,，。.!！~:：]*)*",
+    re.IGNORECASE,
+)
+
+
+def spoken_phone(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add a phone number read out digit by digit when the extractor found none; a number taken
+    from inside it (a budget, a rating) goes."""
+    if any(e["entity"] == "phone" for e in entities):
+        return entities
+    spoken = values.spoken_phones(text)
+    if len(spoken) != 1:
+        return entities
+    start, end, e164 = spoken[0]
+    kept = [
+        e for e in entities
+        if not ("start" in e and e["start"] < end and start < e["end"]
+                and e["entity"] in NUMBERS_NOT_PHONES)
+    ]  # fmt: skip
+    phone = {"entity": "phone", "start": start, "end": end, "value": e164,
+             "extractor": "EntityNormalizer"}  # fmt: skip
+    return sorted([*kept, phone], key=lambda e: (e.get("start", 0), e["entity"]))
 
 
 # Values that run over several tokens: when the extractor splits one ("1月" + "18日",
@@ -117,7 +147,8 @@ _JOINERS = {
 _TIMELINE_ANSWER = re.compile(
     r"^(?:大概|大约|应该|估计|可能|争取|计划|打算|最好|希望)?\s*"
     r"(?:\d+|[一二两三四五六七八九十半几]+)\s*个?\s*(?:多)?\s*(?:天|日|周|星期|礼拜|月|年)"
-    r"\s*(?:内|以内|之内|左右|后|以后|之后)?\s*(?:吧|呢|啊|呀|哈|的样子)?\s*[。.!！~～]*$"
+    r"\s*(?:内|以内|之内|左右|后|以后|之后)?\s*(?:就)?(?:买|购车|购买|提车|入手|下单|定)?"
+    r"\s*(?:吧|呢|啊|呀|哈|的样子)?\s*[。.!！~～]*$"
     r"|^(?:within|in)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+(?:day|week|month|year)s?[.!]*$",
     re.IGNORECASE,
 )

@@ -21,6 +21,7 @@ CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
 _CN_NUMBER = re.compile(rf"[{_CN_DIGITS}]+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_CN_APPROX = re.compile(r"^[一二两三四五六七八九]{2}[十百千]万?$")
 
 
 def _english_digits(text: str) -> str:
@@ -46,9 +47,13 @@ def numbers(text: str) -> list[tuple[float, int, int]]:
         token = match.group()
         if token in ("万", "亿", "千", "百"):
             continue  # a bare unit, not a number
-        # "两三" (two or three): the upper bound.
+        # "两三" (two or three), "三四十万" (thirty or forty 万): the upper bound.
         if len(token) == 2 and all(c in "一二两三四五六七八九" for c in token):
             value = _cn_number(token[1])
+        elif _CN_APPROX.match(token):
+            value = _cn_number(token[1:].rstrip("万亿"))
+            if value is not None and token[-1] == "万":
+                value *= 10_000
         else:
             value = _cn_number(token.rstrip("万亿")) if token[-1] in "万亿" else _cn_number(token)
             if value is not None and token[-1] == "万" and len(token) > 1:
@@ -66,9 +71,22 @@ _UNIT = re.compile(r"^\s*(?:来|多|几|左右)?\s*(百万|万|w|千|k|m|个)")
 _MULTIPLIER = {"百万": 1e6, "m": 1e6, "万": 1e4, "w": 1e4, "个": 1e4, "千": 1e3, "k": 1e3}
 
 
+# English amount words as the units below, before the number words are read ("nine hundred
+# thousand" -> "nine hundred k" -> "900 k"; "800 grand", "1.2 million", "half a million").
+_EN_AMOUNT_UNITS = (
+    (re.compile(r"\bhalf (?:a )?million\b", re.IGNORECASE), "500k"),
+    (re.compile(r"\ba million\b", re.IGNORECASE), "1m"),
+    (re.compile(r"\b(?:thousand|grand)\b", re.IGNORECASE), "k"),
+    (re.compile(r"\b(?:million|mil)\b", re.IGNORECASE), "m"),
+)
+
+
 def budget_cny(text: str) -> int | None:
     """Budget in CNY; a range or an "at most" gives the upper bound ("30到40万" -> 400000)."""
-    plain = _english_digits(normalize_text(text)).replace(",", "").replace("，", "")
+    plain = normalize_text(text)
+    for pattern, unit in _EN_AMOUNT_UNITS:
+        plain = pattern.sub(unit, plain)
+    plain = _english_digits(plain).replace(",", "").replace("，", "")
     plain = re.sub(r"(?<=\d)\s+(?=\d)", "", plain)
     found = numbers(plain)
     if not found:
@@ -96,6 +114,9 @@ def budget_cny(text: str) -> int | None:
 def phone_e164(text: str, region: str = "CN") -> str | None:
     """E.164 for a valid number ("138 0013 8000" -> "+8613800138000"), else None."""
     plain = normalize_text(text)
+    if not any(c.isdigit() for c in plain):
+        spoken = spoken_phones(plain)
+        return spoken[0][2] if len(spoken) == 1 else None
     digits = re.sub(r"[^\d+]", "", plain)
     if digits.startswith("86") and len(digits) == 13:
         digits = "+" + digits  # "8613800138000": the country code without the plus
@@ -106,6 +127,39 @@ def phone_e164(text: str, region: str = "CN") -> str | None:
     if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# A number read out digit by digit, as on the phone: "一八六 一二三四 五六七八", "幺三八…",
+# "one five nine one two three …" (zero also as "oh"/"洞", one also as "幺").
+_SPOKEN_DIGIT = {
+    "零": "0", "〇": "0", "洞": "0", "幺": "1", "一": "1", "二": "2", "两": "2", "三": "3",
+    "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9",
+    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4",
+    "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
+_EN_DIGIT = r"(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine|\d)"
+_SPOKEN_RUNS = (
+    re.compile(
+        r"[零〇洞幺一二两三四五六七八九\d](?:[\s,，、.\-]*[零〇洞幺一二两三四五六七八九\d]){6,}"
+    ),
+    re.compile(rf"\b{_EN_DIGIT}(?:[\s,.\-]+{_EN_DIGIT}){{6,}}\b", re.IGNORECASE),
+)
+
+
+def spoken_phones(text: str) -> list[tuple[int, int, str]]:
+    """Phone numbers read out digit by digit, as (start, end, E.164); valid numbers only."""
+    found = []
+    for pattern in _SPOKEN_RUNS:
+        for match in pattern.finditer(text):
+            span = match.group()
+            if sum(c.isdigit() for c in span) == len(re.sub(r"[\s,，、.\-]", "", span)):
+                continue  # plain digits: the extractor and phone_e164 read those already
+            words = re.findall(r"[零〇洞幺一二两三四五六七八九]|[a-z]+|\d", span.lower())
+            digits = "".join(_SPOKEN_DIGIT.get(w, w) for w in words)
+            e164 = phone_e164(digits) if digits.isdigit() else None
+            if e164 is not None:
+                found.append((match.start(), match.end(), e164))
+    return found
 
 
 # --- small closed sets --------------------------------------------------------------------------

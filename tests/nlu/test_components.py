@@ -184,7 +184,8 @@ def test_a_phone_number_taken_for_a_budget_is_a_phone(span: str, kind: str, valu
 @pytest.mark.parametrize(
     ("text", "days"),
     [("一周内", 7), ("一周内吧", 7), ("大概三个月以内", 90), ("半年", 180), ("within 2 weeks", 14),
-     ("明天", None), ("下周三下午", None), ("两周后", 14)],
+     ("明天", None), ("下周三下午", None), ("两周后", 14), ("打算一周内买", 7),
+     ("一个月之内就买吧", 30), ("三个月内提车", 90)],
 )  # fmt: skip
 def test_a_bare_timeline_answer_is_a_timeline(text: str, days: int | None) -> None:
     found = timeline_answer(text, [])
@@ -218,9 +219,14 @@ def test_markup_and_emoji_around_a_request_are_not_tokens(
 @pytest.mark.parametrize(
     ("text", "intent", "expected"),
     [("12345", "goodbye", "inform"), ("138 0013", "thank", "inform"), ("886", "goodbye", "goodbye"),
-     ("88", "goodbye", "goodbye"), ("12345", "ask_price", "ask_price")],
+     ("88", "goodbye", "goodbye"), ("12345", "ask_price", "ask_price"),
+     ("一八六 一二三四 五六七八", "ask_price", "inform"), ("嗯 我的手机是 幺三八 洞洞幺三", "greet", "greet"),
+     ("嗯 我的手机是 一三八 一二三四 五六七八", "greet", "inform"),
+     ("um my number is one five nine one two three four five six seven eight", "ask_model_info",
+      "inform"),
+     ("一八六一二三四五六七八 能明天试驾吗", "request_test_drive", "request_test_drive")],
 )  # fmt: skip
-def test_a_bare_long_number_is_an_answer_not_small_talk(
+def test_a_bare_long_number_or_a_number_read_out_is_an_answer(
     text: str, intent: str, expected: str
 ) -> None:
     from nlu.normalizer import numbers_are_answers
@@ -228,3 +234,16 @@ def test_a_bare_long_number_is_an_answer_not_small_talk(
     message = Message({"text": text, "intent": {"name": intent, "confidence": 0.9}})
     numbers_are_answers(message)
     assert message.get("intent")["name"] == expected
+
+
+def test_a_phone_read_out_is_a_phone_and_not_a_budget() -> None:
+    from nlu.normalizer import spoken_phone
+
+    text = "预算嗯 一八六 一二三四 五六七八"
+    budget = {"entity": "budget", "start": 4, "end": 7, "value": 186, "extractor": "DIETClassifier"}
+    assert spoken_phone(text, [budget]) == [
+        {"entity": "phone", "start": 4, "end": 17, "value": "+8618612345678",
+         "extractor": "EntityNormalizer"},
+    ]  # fmt: skip
+    found = {"entity": "phone", "start": 0, "end": 11, "value": "+8613800138000"}
+    assert spoken_phone("13800138000 一八六 一二三四 五六七八", [found]) == [found]

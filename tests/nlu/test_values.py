@@ -43,6 +43,11 @@ def test_other_cars_are_not_catalog_models(text: str) -> None:
         ("一百二十万", 1_200_000), ("¥300,000", 300_000), ("300k-400k", 400_000),
         ("one million", 1_000_000), ("不超过50个", 500_000), ("35.5万", 355_000),
         ("二十八万八", 288_000), ("30", 300_000),
+        # spoken: amount words, approximate Chinese ranges
+        ("around nine hundred thousand", 900_000), ("about nine hundred thousand yuan", 900_000),
+        ("around 900 thousand", 900_000), ("eight hundred grand", 800_000),
+        ("half a million", 500_000), ("a million", 1_000_000), ("one point two million", 1_200_000),
+        ("six hundred and fifty thousand", 650_000), ("三四十万", 400_000), ("五六十万左右", 600_000),
     ],
 )  # fmt: skip
 def test_budgets_to_integer_cny(text: str, cny: int) -> None:
@@ -61,6 +66,29 @@ def test_budgets_to_integer_cny(text: str, cny: int) -> None:
 )  # fmt: skip
 def test_phones_to_e164(text: str, e164: str) -> None:
     assert values.phone_e164(text) == e164
+
+
+@pytest.mark.parametrize(
+    ("text", "e164"),
+    [
+        ("一八六 一二三四 五六七八", "+8618612345678"), ("幺三八洞洞幺三八洞洞洞", "+8613800138000"),
+        ("one five nine one two three four five six seven eight", "+8615912345678"),
+        ("um one five nine, one two three four, five six seven eight", "+8615912345678"),
+        ("one three eight oh oh one three eight oh oh oh", "+8613800138000"),
+    ],
+)  # fmt: skip
+def test_phones_read_out_digit_by_digit(text: str, e164: str) -> None:
+    assert values.phone_e164(text) == e164
+    assert [found[2] for found in values.spoken_phones(text)] == [e164]
+
+
+@pytest.mark.parametrize(
+    "text", ["一二三四五六七", "one two three four five six seven", "九十万左右", "一百二十万",
+             "nine hundred thousand", "我想一二月份买"],
+)  # fmt: skip
+def test_spoken_numbers_that_are_not_phones(text: str) -> None:
+    assert values.spoken_phones(text) == []
+    assert values.phone_e164(text) is None
 
 
 @pytest.mark.parametrize("text", ["12345", "138001380001", "1380013800", "abc", "", "00000000000"])
