@@ -50,7 +50,7 @@ SYNC_INTERVAL: Final = timedelta(seconds=20)
 REMINDERS: Final = {"reminder_24h": timedelta(hours=24), "reminder_2h": timedelta(hours=2)}
 # A reminder due while the gateway was down still goes out within this grace.
 MISFIRE_GRACE: Final = timedelta(minutes=30)
-# The action the customer's conversation runs to say the reminder (actions/test_drive.py).
+# The action the customer's conversation runs to say the reminder (actions/test_drive/manage.py).
 REMINDER_ACTION: Final = "action_test_drive_reminder"
 SURVEY_ACTION: Final = "action_ask_test_drive_feedback"
 

@@ -84,8 +84,8 @@ _EN_AMOUNT_UNITS = (
 def budget_cny(text: str) -> int | None:
     """Budget in CNY; a range or an "at most" gives the upper bound ("30到40万" -> 400000)."""
     plain = normalize_text(text)
-    for pattern, unit in _EN_AMOUNT_UNITS:
-        plain = pattern.sub(unit, plain)
+    for pattern, word in _EN_AMOUNT_UNITS:
+        plain = pattern.sub(word, plain)
     plain = _english_digits(plain).replace(",", "").replace("，", "")
     plain = re.sub(r"(?<=\d)\s+(?=\d)", "", plain)
     found = numbers(plain)

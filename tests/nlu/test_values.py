@@ -46,8 +46,10 @@ def test_other_cars_are_not_catalog_models(text: str) -> None:
         # spoken: amount words, approximate Chinese ranges
         ("around nine hundred thousand", 900_000), ("about nine hundred thousand yuan", 900_000),
         ("around 900 thousand", 900_000), ("eight hundred grand", 800_000),
-        ("half a million", 500_000), ("a million", 1_000_000), ("one point two million", 1_200_000),
-        ("six hundred and fifty thousand", 650_000), ("三四十万", 400_000), ("五六十万左右", 600_000),
+        ("half a million", 500_000), ("a million", 1_000_000),
+        ("one point two million", 1_200_000),
+        ("six hundred and fifty thousand", 650_000), ("三四十万", 400_000),
+        ("五六十万左右", 600_000),
     ],
 )  # fmt: skip
 def test_budgets_to_integer_cny(text: str, cny: int) -> None:
@@ -71,7 +73,8 @@ def test_phones_to_e164(text: str, e164: str) -> None:
 @pytest.mark.parametrize(
     ("text", "e164"),
     [
-        ("一八六 一二三四 五六七八", "+8618612345678"), ("幺三八洞洞幺三八洞洞洞", "+8613800138000"),
+        ("一八六 一二三四 五六七八", "+8618612345678"),
+        ("幺三八洞洞幺三八洞洞洞", "+8613800138000"),
         ("one five nine one two three four five six seven eight", "+8615912345678"),
         ("um one five nine, one two three four, five six seven eight", "+8615912345678"),
         ("one three eight oh oh one three eight oh oh oh", "+8613800138000"),
