@@ -303,7 +303,29 @@ def _part_of_day_hour(plain: str) -> int | None:
 
 _SHORTHAND = (
     ("明早", "明天早上"), ("明晚", "明天晚上"), ("今早", "今天早上"), ("后早", "后天早上"),
+    ("明儿个", "明天"), ("明儿", "明天"), ("今儿个", "今天"), ("今儿", "今天"), ("后儿", "后天"),
 )  # fmt: skip
+# Chat spellings and typos of day words, and hours in words ("sat at five pm", "tmrw 10am").
+_EN_DAY_WORDS = (
+    (re.compile(r"\b(?:tmrw?|tmw|tmrow|tmorrow|tomoz|2morrow|2moro|tomorow|tommorow|tommorrow|"
+                r"tomorrw|tomrrow|tomorro)\b", re.IGNORECASE), "tomorrow"),
+    (re.compile(r"\b(?:tdy|tody|todya)\b", re.IGNORECASE), "today"),
+    (re.compile(r"\btues\b", re.IGNORECASE), "tuesday"),
+    (re.compile(r"\bweds\b", re.IGNORECASE), "wednesday"),
+    (re.compile(r"\bthurs?\b", re.IGNORECASE), "thursday"),
+)  # fmt: skip
+
+
+def _english_time_words(plain: str) -> str:
+    """Day words spelled as in chat and hours said in words, as parsedatetime reads them."""
+    for pattern, word in _EN_DAY_WORDS:
+        plain = pattern.sub(word, plain)
+    plain = _english_digits(plain)
+    plain = re.sub(r"\bhalf past (\d{1,2})\b", r"\1:30", plain)
+    plain = re.sub(r"\bquarter past (\d{1,2})\b", r"\1:15", plain)
+    return re.sub(r"\b(\d{1,2}) ([0-5]\d)\s*(am|pm|a\.m|p\.m)", r"\1:\2 \3", plain)
+
+
 _MORNING = re.compile(r"早上|早晨|上午|凌晨|清早|一早|\d\s*am\b|\bam\b|a\.m")
 _AFTERNOON = re.compile(r"下午|晚上|傍晚|今晚|明晚|\d\s*pm\b|\bpm\b|p\.m|evening|tonight|afternoon")
 _RELATIVE_CLOCK = re.compile(r"分钟|小时|钟头|\bmins?\b|minutes?|hours?|\bhrs?\b")
@@ -350,6 +372,13 @@ def _impossible_english_date(text: str) -> bool:
     return False
 
 
+def _showroom_hour(match: re.Match[str]) -> str:
+    hour = int(match.group(1))
+    if 1 <= hour <= 7:
+        return f"at {hour + 12}:00"
+    return f"at {hour}:00" if 8 <= hour <= 23 else match.group(0)
+
+
 def _parse_english_time(plain: str, now: datetime) -> tuple[datetime, str] | None:
     import parsedatetime
 
@@ -369,12 +398,8 @@ def _parse_english_time(plain: str, now: datetime) -> tuple[datetime, str] | Non
         except ValueError:
             return None  # "the 31st" of a 30-day month
         text = text.replace(day_of_month.group(0), target.strftime(" %Y-%m-%d "))
-    # "at 3" in a showroom conversation means 3 pm.
-    text = re.sub(
-        r"\bat (\d{1,2})\b(?!\s*(?:am|pm|a\.m|p\.m|:|\d))",
-        lambda m: f"at {int(m.group(1)) + 12}:00" if 1 <= int(m.group(1)) <= 7 else m.group(0),
-        text,
-    )
+    # "at 3" in a showroom conversation means 3 pm; "at 10" is 10:00.
+    text = re.sub(r"\bat (\d{1,2})\b(?!\s*(?:am|pm|a\.m|p\.m|:|\d))", _showroom_hour, text)
     if _impossible_english_date(text):
         return None
     calendar = parsedatetime.Calendar(version=parsedatetime.VERSION_CONTEXT_STYLE)
@@ -397,6 +422,8 @@ def parse_time(text: str, now: datetime) -> tuple[datetime, str] | None:
     plain = normalize_text(text)
     if not plain:
         return None
+    if not CJK.search(plain):
+        plain = _english_time_words(plain)
     parsed = (
         _parse_chinese_time(plain, now) if CJK.search(plain) else _parse_english_time(plain, now)
     )

@@ -126,6 +126,16 @@ def test_wrong_phone_numbers_are_refused(text: str) -> None:
         ("半小时后", "2026-01-07T10:30:00+08:00"),
         ("in 20 mins", "2026-01-07T10:20:00+08:00"),
         ("tonight", "2026-01-07T19:00:00+08:00"),
+        # chat spellings, hours in words (voice transcripts), the showroom's "at 10"
+        ("tmr at 3pm", "2026-01-08T15:00:00+08:00"),
+        ("tmrw 10am", "2026-01-08T10:00:00+08:00"),
+        ("thurs 2pm", "2026-01-08T14:00:00+08:00"),
+        ("明儿下午3点", "2026-01-08T15:00:00+08:00"),
+        ("saturday at five pm", "2026-01-10T17:00:00+08:00"),
+        ("five thirty pm tomorrow", "2026-01-08T17:30:00+08:00"),
+        ("half past three tomorrow", "2026-01-08T15:30:00+08:00"),
+        ("sat at 10", "2026-01-10T10:00:00+08:00"),
+        ("4pm on Friday instead", "2026-01-09T16:00:00+08:00"),
     ],
 )
 def test_times_to_iso_in_the_dealer_zone(text: str, iso: str) -> None:
