@@ -15,10 +15,19 @@ from rasa_sdk.types import DomainDict
 from actions.base import Services, conversation_channel, message_metadata
 from actions.language import detect_language
 from actions.leads import previous_value, save_lead
-from actions.slots import clean_budget, clean_models, clean_payment, clean_timeline, is_correction
+from actions.slots import (
+    clean_budget,
+    clean_models,
+    clean_payment,
+    clean_timeline,
+    is_correction,
+    trade_in_mentioned,
+)
 
 # Answers to these questions are names, numbers or car names: they do not switch the language.
 NAMES_AND_NUMBERS: Final = frozenset({"name", "phone", "trade_in_vehicle"})
+# Messages that may say whether there is a car to trade in, outside the needs analysis.
+TRADE_IN_STATEMENTS: Final = frozenset({"inform", "request_test_drive"})
 # The needs that may be mentioned outside the needs analysis ("不对，预算是35万").
 QUIET_CHECKS: Final[dict[str, Callable[[Any], Any]]] = {
     "car_models": lambda value: clean_models(value, None),
@@ -100,6 +109,12 @@ class ValidateSlotMappings(ValidationAction):
             events.append(
                 SlotSet(slot, value if value is not None else previous_value(tracker, slot))
             )
+        # "I have no car to trade in" said along the way is an answer the needs analysis skips.
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if tracker.get_slot("trade_in") is None and intent in TRADE_IN_STATEMENTS:
+            mentioned = trade_in_mentioned(tracker.latest_message.get("text") or "")
+            if mentioned is not None:
+                events.append(SlotSet("trade_in", mentioned))
         return events
 
 

@@ -122,6 +122,25 @@ class ValidateQualificationForm(CheckedFormValidation):
             answer = True
         return {} if answer is None else {"trade_in": answer}
 
+    async def extract_payment(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """How the buyer pays, named in the answer to "how would you like to pay?" whatever intent
+        the NLU read ("I'd pay with leasing" as a financing question); a question is not one."""
+        if tracker.get_slot("requested_slot") != "payment" or not just_answered(tracker, FORM):
+            return {}
+        if "payment" in tracker.slots_to_validate():
+            return {}
+        text = tracker.latest_message.get("text") or ""
+        if text.startswith("/") or checks.asks_something(text):
+            return {}
+        named = [
+            e.get("value")
+            for e in tracker.latest_message.get("entities") or []
+            if e.get("entity") == "payment" and checks.clean_payment(e.get("value"))
+        ]
+        return {"payment": named[-1]} if len(set(named)) == 1 else {}
+
     async def extract_trade_in_vehicle(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ a phone number typed with spaces, "40" for a budget of 40万).
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from collections.abc import Collection
 from typing import Any, Final
@@ -24,6 +25,8 @@ BUDGET_RANGE: Final = (30_000, 30_000_000)
 TIMELINE_MAX_DAYS: Final = 3 * 365
 TEXT_MAX: Final = 100
 
+# Fillers of a spoken answer ("um tom zhang", "嗯 我叫刘洋") come off before the name is read.
+_FILLERS = re.compile(r"^(?:(?:um+|uh+|er+|erm|hmm+|嗯+|呃+|那个|就是)[\s,，.。]+)+", re.IGNORECASE)
 _NAME_PREFIX = re.compile(
     r"^(?:我的名字(?:是|叫)|名字(?:是|叫)|我叫|我是|叫我|我姓|免贵姓|姓|"
     r"my name is|my name's|i am|i'm|im|this is|call me|it's|it is|name:?)\s*",
@@ -219,6 +222,23 @@ _NOT_A_NAME: Final = frozenset(
 )
 
 
+_TEST_DRIVE = re.compile(
+    r"(?<!不)(?<!不用)(?<!不想)(?:试驾|试乘|试一下车|试开|开一下试试)|test[\s-]*drive|testdrive",
+    re.IGNORECASE,
+)
+
+
+_NO_TEST_DRIVE = re.compile(
+    r"\b(?:no|not|don'?t|do not|won'?t|without|skip)\b(?:\s+\w+){0,3}?\s+test[\s-]*drive",
+    re.IGNORECASE,
+)
+
+
+def asks_for_test_drive(text: str) -> bool:
+    """Whether ``text`` asks for a test drive, as a second request or inside a statement."""
+    return bool(_TEST_DRIVE.search(text or "")) and not _NO_TEST_DRIVE.search(text or "")
+
+
 def asks_something(text: str) -> bool:
     """Whether ``text`` asks a question or makes a request rather than answering one."""
     return bool(_ASKS.search(text))
@@ -246,11 +266,14 @@ def clean_name(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     name = " ".join(value.split())
-    name = _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", name)).strip(" ,，")
+    name = _NAME_SUFFIX.sub("", _NAME_PREFIX.sub("", _FILLERS.sub("", name))).strip(" ,，")
     if not name or len(name) > 60 or not printable(name):
         return None
-    if _HAN_NAME.match(name) or _LATIN_NAME.match(name):
+    if _HAN_NAME.match(name):
         return name
+    if _LATIN_NAME.match(name):
+        # A transcript writes everything in lower case; the consultant reads "Tom Zhang".
+        return string.capwords(name) if name.islower() else name
     return None
 
 

@@ -3,7 +3,6 @@ to the last question's topic, interest and open questions kept for the lead, and
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
@@ -12,6 +11,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import slots as checks
 from actions.base import DatabaseAction
 from actions.leads import interest_events, save_lead
 from actions.next_step import offer
@@ -25,11 +25,6 @@ from actions.vehicles.context import (
 )
 
 LEAD_SLOTS = {"car_models", "budget", OPEN}
-# A second request in one message ("Q5L多少钱，能试驾吗"): after the answer, the booking starts.
-_ALSO_TEST_DRIVE = re.compile(
-    r"(?<!不)(?<!不用)(?<!不想)(?:试驾|试乘|试一下车|试开|开一下试试)|test[\s-]*drive|testdrive",
-    re.IGNORECASE,
-)
 
 
 class VehicleAnswer(DatabaseAction, ABC):
@@ -88,7 +83,8 @@ class VehicleAnswer(DatabaseAction, ABC):
             await save_lead(self.services, tracker, events)
         if tracker.active_loop.get("name"):
             return events  # the form asks its own next question
-        if _ALSO_TEST_DRIVE.search(subject.text) and self.topic != "test_drive":
+        # A second request in one message ("Q5L多少钱，能试驾吗"): after the answer, the booking.
+        if checks.asks_for_test_drive(subject.text) and self.topic != "test_drive":
             if subject.model:
                 events.append(SlotSet("td_model", subject.model))
             return [*events, FollowupAction("action_start_test_drive")]

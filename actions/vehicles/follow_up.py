@@ -1,13 +1,15 @@
 """A statement that is really a follow-up question ("and the Q7?", "那白色的呢") continues the last
-question about the cars; any other statement starts the needs analysis."""
+question about the cars; a statement that also asks for a test drive ("I'm Michael, 138…, cash,
+can I test drive it tomorrow at 10am?") starts the booking; any other starts the needs analysis."""
 
 from __future__ import annotations
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, FollowupAction
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import slots as checks
 from actions.base import DatabaseAction, entity_values
 from actions.vehicles.base import VehicleAnswer
 from actions.vehicles.context import is_follow_up, last_topic
@@ -32,4 +34,12 @@ class ActionRouteStatement(DatabaseAction):
         if topic in VehicleAnswer.by_topic and names_something and is_follow_up(text):
             answer = VehicleAnswer.by_topic[topic](self.services)
             return await answer.run(dispatcher, tracker, domain)
+        if checks.asks_for_test_drive(text):
+            # The needs said in it are already kept (action_validate_slot_mappings); the car and
+            # the time go to the booking, which asks only for what is still missing.
+            models, times = entity_values(tracker, "car_model"), entity_values(tracker, "time")
+            events: list[EventType] = [SlotSet("td_model", models[-1])] if len(models) == 1 else []
+            if times:
+                events.append(SlotSet("td_time", times[-1]))
+            return [*events, FollowupAction("action_start_test_drive")]
         return [FollowupAction("qualification_form")]

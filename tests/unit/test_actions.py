@@ -16,6 +16,7 @@ from crm_bridge.db import SessionFactory
 from crm_bridge.models import Conversation
 from tests.conftest import make_services, make_settings
 from tests.domain import load_domain
+from tests.trackers import user_turn
 
 NOW = datetime(2026, 11, 22, 2, 30, tzinfo=UTC)
 
@@ -145,3 +146,18 @@ def test_channel_names() -> None:
     assert channel_of("rest", {"channel": "carrier-pigeon"}) == "rest"
     assert channel_of("cmdline") is None
     assert channel_of(None) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "trade_in"),
+    [("想买A6L，全款，没有旧车置换", "inform", False),
+     ("I have no car to trade in, can I test drive the A6L?", "request_test_drive", False),
+     ("有台旧车想置换，想试驾Q5L", "request_test_drive", True),
+     ("Q5L多少钱", "ask_price", None)],
+)  # fmt: skip
+async def test_a_trade_in_said_in_passing_is_kept(
+    services: Services, text: str, intent: str, trade_in: bool | None
+) -> None:
+    turn = user_turn(text, intent)
+    events = await ValidateSlotMappings(services).run(CollectingDispatcher(), turn, load_domain())
+    assert slot_events(events).get("trade_in") is trade_in

@@ -354,3 +354,24 @@ async def test_a_number_taken_for_a_phone_does_not_erase_the_one_given(
     assert slots["phone"] == "+8613800138000"
     assert slots["trade_in_vehicle"] == "2016年的帕萨特"
     assert said == []
+
+
+async def test_the_payment_named_answers_how_to_pay_whatever_the_intent(services: Services) -> None:
+    """ "I'd pay with leasing" read as a financing question still answers "how will you pay?";
+    a real question about financing does not."""
+    known = {"car_models": ["Q5 e-tron"], "budget": 550000, "purchase_timeline": 14}
+    lease = [{"entity": "payment", "value": "lease", "start": 15, "end": 22}]
+    slots, _ = await validate(
+        services,
+        turn("I'd pay with leasing", "ask_financing", before=known, requested="payment",
+             entities=lease),
+    )  # fmt: skip
+    assert slots["payment"] == "lease"
+    assert slots["requested_slot"] == "trade_in"
+    loan = [{"entity": "payment", "value": "loan", "start": 5, "end": 14}]
+    slots, _ = await validate(
+        services,
+        turn("What financing options do you have?", "ask_financing", before=known,
+             requested="payment", entities=loan),
+    )  # fmt: skip
+    assert slots.get("payment") is None

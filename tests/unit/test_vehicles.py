@@ -325,3 +325,26 @@ async def test_a_statement_follows_up_or_starts_the_needs_analysis(services: Ser
     wish = user_turn("我想买Q7", "inform", [("car_model", "Q7")], asked)
     said, slots = await run(ActionRouteStatement(services), wish)
     assert (said, slots["followup"]) == ([], "qualification_form")
+
+
+async def test_a_statement_that_asks_for_a_test_drive_starts_the_booking(
+    services: Services,
+) -> None:
+    """Everything at once, ending in a test-drive request: the booking starts with the car and
+    the time said; the needs in it are kept by the global slot mappings."""
+    from actions.vehicles import ActionRouteStatement
+
+    text = ("Hi, I'm Michael Chen, 138 0013 8000. I want an A6L within a month, cash, no car to "
+            "trade in. Can I test drive it tomorrow at 10am?")  # fmt: skip
+    at_ten = "2026-11-24T10:00:00+08:00"
+    said, slots = await run(
+        ActionRouteStatement(services),
+        user_turn(text, "inform", [("car_model", "A6L"), ("time", at_ten)]),
+    )
+    assert said == []
+    assert slots == {"td_model": "A6L", "td_time": at_ten, "followup": "action_start_test_drive"}
+    no_drive = user_turn(
+        "I want an A6L, I don't need a test drive", "inform", [("car_model", "A6L")]
+    )
+    said, slots = await run(ActionRouteStatement(services), no_drive)
+    assert slots == {"followup": "qualification_form"}
