@@ -235,3 +235,19 @@ def test_a_model_without_demo_car_and_impossible_dates(stack: Stack) -> None:
     # Nothing was booked for this conversation.
     records = json.loads(cli(stack, "bookings", "export", "--format", "json"))
     assert not [r for r in records if r["model"] in ("Q8", "A4L")]
+
+
+def test_not_now_stops_the_booking(stack: Stack) -> None:
+    """A "no" to "when would you like to come?" stops the booking; it is not asked again."""
+    me = sender("notnow")
+    [asked] = chat(stack, me, "想试驾A4L")
+    assert "什么时候" in " ".join(asked)
+    [stopped] = chat(stack, me, "现在不用了")
+    assert "先不预约试驾了" in " ".join(stopped)
+    assert "什么时候" not in " ".join(stopped)
+    [after] = chat(stack, me, "A4L多少钱")
+    assert "什么时候" not in " ".join(after)
+    en = sender("notnow-en")
+    chat(stack, en, "I'd like to test drive the Q5L")
+    [stopped_en] = chat(stack, en, "not right now")
+    assert "won't book a test drive" in " ".join(stopped_en)
