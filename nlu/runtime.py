@@ -14,6 +14,9 @@ not among the model's training inputs, bot/model.py). Measured under load in doc
 3. Events are read back from the tracker store by a table of event classes. Rasa looks each
    event's class up by walking all subclasses of ``Event`` (about 30 µs an event, every event of
    the conversation on every message).
+4. A tracker's dialogue states are computed once per prediction. Every policy (memoization, rules
+   twice, TED) replays the whole conversation into states on its own; the replay with the same
+   settings gives the same states, so each policy gets a copy of the first one's.
 """
 
 from __future__ import annotations
@@ -110,13 +113,46 @@ def _event_classes() -> dict[str, type[Any]]:
 
 
 _rasa_resolve_by_type: Any = None
+_rasa_states_for_tracker_history: Any = None
+# Per tracker (by id, checked by a weak reference): the events it had and the states computed.
+_states: dict[int, tuple[Any, tuple[Any, ...], dict[tuple[Any, ...], list[Any]]]] = {}
+_STATES_KEPT = 256
+
+
+def _states_for_tracker_history(
+    self: Any,
+    tracker: Any,
+    omit_unset_slots: bool = False,
+    ignore_rule_only_turns: bool = False,
+    rule_only_data: dict[str, Any] | None = None,
+) -> list[Any]:
+    import weakref
+
+    events = tracker.events
+    version = (id(self), len(events), id(events[-1]) if events else None)
+    entry = _states.get(id(tracker))
+    if entry is None or entry[0]() is not tracker or entry[1] != version:
+        if len(_states) >= _STATES_KEPT:
+            _states.clear()
+        entry = (weakref.ref(tracker), version, {})
+        _states[id(tracker)] = entry
+    key = (omit_unset_slots, ignore_rule_only_turns, repr(rule_only_data))
+    found = entry[2].get(key)
+    if found is None:
+        found = _rasa_states_for_tracker_history(
+            self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data
+        )
+        entry[2][key] = found
+    # Policies edit the user part of the last state (text or intent): each gets its own copy.
+    return [{part: dict(features) for part, features in state.items()} for state in found]
 
 
 @functools.cache
 def apply_server_fixes() -> None:
     """Apply the fixes above to Rasa's classes (once per process)."""
-    global _rasa_resolve_by_type
+    global _rasa_resolve_by_type, _rasa_states_for_tracker_history
     from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import Event
     from rasa.utils.endpoints import EndpointConfig
 
@@ -124,3 +160,5 @@ def apply_server_fixes() -> None:
     EndpointConfig.session = _kept_session
     _rasa_resolve_by_type = Event.resolve_by_type
     Event.resolve_by_type = staticmethod(_resolve_event_class)
+    _rasa_states_for_tracker_history = Domain.states_for_tracker_history
+    Domain.states_for_tracker_history = _states_for_tracker_history

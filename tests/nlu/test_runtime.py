@@ -84,3 +84,27 @@ def test_action_calls_reuse_one_connection() -> None:
     answers, connections = asyncio.run(scenario())
     assert answers == [0, 1, 2]
     assert connections == 1
+
+
+def test_dialogue_states_are_the_ones_rasa_computes_and_each_caller_owns_its_copy() -> None:
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from nlu import runtime
+
+    domain = Domain.load("domain")
+    events = [ActionExecuted("action_listen"),
+              UserUttered("想试驾Q5L", {"name": "request_test_drive", "confidence": 0.9},
+                          [{"entity": "car_model", "value": "Q5L", "start": 3, "end": 6}]),
+              SlotSet("car_models", ["Q5L"]), ActionExecuted("action_start_test_drive"),
+              ActionExecuted("action_listen")]  # fmt: skip
+    tracker = DialogueStateTracker.from_events("s1", events, domain.slots)
+    rasa_own = runtime._rasa_states_for_tracker_history
+    for ignore in (False, True):
+        expected = rasa_own(domain, tracker, ignore_rule_only_turns=ignore)
+        first = tracker.past_states(domain, ignore_rule_only_turns=ignore)
+        assert first == expected
+        first[-1].clear()  # a policy editing its states does not change the next one's
+        assert tracker.past_states(domain, ignore_rule_only_turns=ignore) == expected
+    tracker.update(UserUttered("明天下午三点", {"name": "inform", "confidence": 0.9}))
+    assert tracker.past_states(domain) == rasa_own(domain, tracker)  # a new event: new states
