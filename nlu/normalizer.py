@@ -66,11 +66,9 @@ class EntityNormalizer(GraphComponent, EntityExtractorMixin):
             entities = message.get(ENTITIES) or []
             text = message.get(TEXT) or ""
             normalized = spoken_phone(text, normalize_entities(text, entities, now, self.name))
-            message.set(
-                ENTITIES,
-                normalized + timeline_answer(text, normalized, self.name),
-                add_to_output=True,
-            )
+            normalized += timeline_answer(text, normalized, self.name)
+            normalized += timeline_in_statement(text, normalized, self.name)
+            message.set(ENTITIES, normalized, add_to_output=True)
         return messages
 
     @property
@@ -169,6 +167,40 @@ def timeline_answer(
     start = text.index(plain)
     return [{"entity": "purchase_timeline", "start": start, "end": start + len(plain),
              "value": days, "extractor": processor}]  # fmt: skip
+
+
+# A purchase timeline inside a longer statement ("I want to buy an A6L within a month, paying
+# cash", "想一个月内买Q5L"): only the unmistakable "within …" forms, outside a test-drive clause.
+_TIMELINE_IN_STATEMENT = re.compile(
+    r"\bwithin (?:the next )?(?:a|an|one|two|three|four|five|six|a couple of|\d{1,2}) "
+    r"(?:day|week|month|year)s?\b"
+    r"|(?:\d{1,2}|[一二两三四五六七八九十半几]{1,3})\s*个?\s*(?:周|星期|礼拜|月|年)\s*(?:内|以内|之内)",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r"[^,，.。;；!！?？]+")
+
+
+def timeline_in_statement(
+    text: str, entities: list[dict[str, Any]], processor: str = "EntityNormalizer"
+) -> list[dict[str, Any]]:
+    """A purchase_timeline entity the extractor missed in a statement that names one."""
+    if len(text) > 1000 or any(e["entity"] == "purchase_timeline" for e in entities):
+        return []
+    for clause in _CLAUSE.finditer(text):
+        match = _TIMELINE_IN_STATEMENT.search(clause.group())
+        if match is None or _TEST_DRIVE_WORDS.search(clause.group()):
+            continue
+        start, end = clause.start() + match.start(), clause.start() + match.end()
+        if any("start" in e and e["start"] < end and start < e["end"] for e in entities):
+            continue  # already read as something else (a test-drive time)
+        days = values.purchase_timeline_days(match.group())
+        if days is not None:
+            return [{"entity": "purchase_timeline", "start": start, "end": end, "value": days,
+                     "extractor": processor}]  # fmt: skip
+    return []
+
+
+_TEST_DRIVE_WORDS = re.compile(r"试驾|试乘|试开|test[\s-]*drive", re.IGNORECASE)
 
 
 # Number types the extractor may mistake a bare phone number for.

@@ -248,3 +248,24 @@ def test_a_phone_read_out_is_a_phone_and_not_a_budget() -> None:
     ]  # fmt: skip
     found = {"entity": "phone", "start": 0, "end": 11, "value": "+8613800138000"}
     assert spoken_phone("13800138000 一八六 一二三四 五六七八", [found]) == [found]
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [("Hi, I'm Michael, I want to buy an A6L within a month, paying cash. Can I test drive it "
+      "tomorrow at 10am?", 30),
+     ("想一个月内买Q5L，全款", 30), ("三个月以内提车，预算40万", 90),
+     ("能在一周内试驾吗", None), ("can I test drive within a week", None), ("I want a Q7", None)],
+)  # fmt: skip
+def test_a_timeline_inside_a_statement_is_found(text: str, days: int | None) -> None:
+    from nlu.normalizer import timeline_in_statement
+
+    found = timeline_in_statement(text, [])
+    assert [e["value"] for e in found] == ([days] if days is not None else [])
+    for entity in found:
+        assert (
+            "within" in text[entity["start"] : entity["end"]]
+            or "内" in text[entity["start"] : entity["end"]]
+        )
+    given = [{"entity": "purchase_timeline", "start": 0, "end": 2, "value": 7}]
+    assert timeline_in_statement(text, given) == []
