@@ -17,7 +17,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import exc
 
 from actions import slots as checks
-from actions.base import DatabaseAction, language_of
+from actions.base import DatabaseAction, entity_values, language_of
 from actions.forms import LABELS, CheckedFormValidation, display, just_answered
 from actions.leads import CONTACT, NEEDS, previous_value, save_lead, slot_view
 from crm_bridge.catalog import active_models
@@ -134,12 +134,8 @@ class ValidateQualificationForm(CheckedFormValidation):
         text = tracker.latest_message.get("text") or ""
         if text.startswith("/") or checks.asks_something(text):
             return {}
-        named = [
-            e.get("value")
-            for e in tracker.latest_message.get("entities") or []
-            if e.get("entity") == "payment" and checks.clean_payment(e.get("value"))
-        ]
-        return {"payment": named[-1]} if len(set(named)) == 1 else {}
+        named = [v for v in entity_values(tracker, "payment") if checks.clean_payment(v)]
+        return {"payment": named[0]} if len(named) == 1 else {}
 
     async def extract_trade_in_vehicle(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -3,40 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Final
 
 from bench.simulator.customer import Customer, Move
 from bench.simulator.personas import Persona, Wish
 from bench.simulator.reading import read
-from tests.integration.stack import Stack
+from tests.integration.stack import Stack, export
 
-CLI: Final = str(Path(sys.executable).parent / "dealer-assistant")
 # Lead statuses at or past "qualified" (DESIGN.md: new|qualified|handed_off|...).
 QUALIFIED: Final = frozenset({"qualified", "handed_off", "contacted", "test_drive_booked", "won"})
 ACTIVE_BOOKING: Final = frozenset({"booked", "rescheduled"})
-
-
-def export(stack: Stack, what: str) -> list[dict[str, Any]]:
-    """`dealer-assistant leads|bookings export --format json`, as a dealership's CRM calls it."""
-    result = subprocess.run(
-        [CLI, what, "export", "--format", "json"],
-        env={**os.environ, "DATABASE_URL": stack.settings.effective_database_url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    records: list[dict[str, Any]] = json.loads(result.stdout)
-    return records
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -145,3 +147,20 @@ def stack_in(folder: Path, **overrides: Any) -> Iterator[Stack]:
     ports = {"rasa_port": free_port(), "actions_port": free_port(), "gateway_port": free_port()}
     with running_stack(make_settings(folder, **{**ports, **overrides})) as stack:
         yield stack
+
+
+CLI = str(Path(sys.executable).parent / "dealer-assistant")
+
+
+def export(stack: Stack, what: str) -> list[dict[str, Any]]:
+    """`dealer-assistant leads|bookings export --format json`, as a dealership's CRM calls it."""
+    result = subprocess.run(
+        [CLI, what, "export", "--format", "json"],
+        env={**os.environ, "DATABASE_URL": stack.settings.effective_database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    records: list[dict[str, Any]] = json.loads(result.stdout)
+    return records

@@ -3,14 +3,9 @@ server and the dealership database, checked through `dealer-assistant leads expo
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,11 +14,10 @@ from sqlalchemy import create_engine, select, text
 from crm_bridge.db import build_engine, build_session_factory
 from crm_bridge.models import Conversation, Customer
 from tests.conftest import make_settings
-from tests.integration.stack import Stack, free_port, running_stack
+from tests.integration.stack import Stack, export, free_port, running_stack
 
 pytestmark = pytest.mark.integration
 
-CLI = str(Path(sys.executable).parent / "dealer-assistant")
 DEALER = "测试奥迪中心"
 LEAD_FIELDS = {
     "id", "created_at", "updated_at", "channel", "language", "name", "phone", "email",
@@ -46,22 +40,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-def export(stack: Stack) -> list[dict[str, Any]]:
-    """`dealer-assistant leads export --format json`, as a dealership's CRM would call it."""
-    result = subprocess.run(
-        [CLI, "leads", "export", "--format", "json"],
-        env={**os.environ, "DATABASE_URL": stack.settings.effective_database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    records: list[dict[str, Any]] = json.loads(result.stdout)
-    return records
-
-
 def lead_of(stack: Stack, phone: str) -> dict[str, Any]:
-    [lead] = [r for r in export(stack) if r["phone"] == phone]
+    [lead] = [r for r in export(stack, "leads") if r["phone"] == phone]
     assert set(lead) == LEAD_FIELDS
     # Timestamps are in the dealer's time zone, with the offset.
     for stamp in (lead.pop("created_at"), lead.pop("updated_at")):
@@ -151,7 +131,7 @@ def test_english_callback_request_to_qualified_lead(stack: Stack) -> None:
 
 def test_a_customer_who_declines_is_helped_and_nothing_is_stored(stack: Stack) -> None:
     sender = new_sender("decline")
-    before = export(stack)
+    before = export(stack, "leads")
     replies = chat(
         stack, sender,
         "我姓王，电话13711112222，想了解一下Q3",
@@ -165,7 +145,7 @@ def test_a_customer_who_declines_is_helped_and_nothing_is_stored(stack: Stack) -
     assert "不会保存" in replies[1][0]
     assert "个人信息不会被保存" in replies[5][-1]
     assert any("Q3" in r for r in replies[6])
-    assert export(stack) == before
+    assert export(stack, "leads") == before
     engine = build_engine(stack.settings.effective_database_url)
     with build_session_factory(engine)() as session:
         conversation = session.scalars(
@@ -218,7 +198,7 @@ def test_bad_names_and_phones_are_re_asked_and_not_stored(stack: Stack) -> None:
         500000,
     )
     assert (lead["purchase_timeline_days"], lead["level"], lead["status"]) == (30, "B", "qualified")
-    names = {r["name"] for r in export(stack)}
+    names = {r["name"] for r in export(stack, "leads")}
     assert not any(name and ("<" in name or "DROP" in name) for name in names)
 
 
@@ -237,7 +217,7 @@ def test_opt_out_and_erasure(stack: Stack) -> None:
         customer = session.scalars(select(Customer).where(Customer.phone == "+8613655554444")).one()
         assert customer.opted_out_at is not None
         customer_id = customer.id
-    before = len(export(stack))
+    before = len(export(stack, "leads"))
     confirm, erased = chat(stack, sender, "删除我的个人信息", "确定删除")
     assert "无法恢复" in confirm[0]
     assert "已删除" in erased[0]
@@ -246,7 +226,7 @@ def test_opt_out_and_erasure(stack: Stack) -> None:
         assert gone is not None
         assert (gone.name, gone.phone, gone.erased_at is not None) == (None, None, True)
     engine.dispose()
-    leads = export(stack)
+    leads = export(stack, "leads")
     assert len(leads) == before  # the anonymous count stays
     [lead] = [r for r in leads if r["model_interest"] == ["Q4 e-tron"] and r["name"] is None]
     assert (lead["phone"], lead["consent"], lead["purchase_timeline_days"]) == (None, False, 30)

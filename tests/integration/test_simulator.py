@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bench.simulator.personas import PERSONAS, Persona, load_persona
-from bench.simulator.runner import Outcome, export, run_persona
-from tests.integration.stack import Stack, stack_in
+from bench.simulator.runner import Outcome, run_persona
+from tests.integration.stack import Stack, export, stack_in
 
 pytestmark = pytest.mark.integration
 
