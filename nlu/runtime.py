@@ -17,6 +17,14 @@ not among the model's training inputs, bot/model.py). Measured under load in doc
 4. A tracker's dialogue states are computed once per prediction. Every policy (memoization, rules
    twice, TED) replays the whole conversation into states on its own; the replay with the same
    settings gives the same states, so each policy gets a copy of the first one's.
+5. TED runs only when its prediction can win. The ensemble takes the prediction with the highest
+   (confidence, policy priority); when the rule or memoization policy predicts an action with
+   confidence 1.0, TED (priority 1, softmax confidences of at most 1.0) cannot win, yet Rasa runs
+   its featurization and TensorFlow inference anyway, the largest share of the server's time per
+   message. TED's prediction is made when the ensemble needs it; the action chosen, its policy and
+   confidence are exactly as before. Not for a TED trained on end-to-end stories (whose predictions
+   from text outrank the others), nor after an action was rejected (the ensemble then reads every
+   policy's probabilities).
 """
 
 from __future__ import annotations
@@ -147,11 +155,106 @@ def _states_for_tracker_history(
     return [{part: dict(features) for part, features in state.items()} for state in found]
 
 
+class _DeferredPrediction:
+    """TED's prediction, made on first use of anything that depends on its output."""
+
+    is_end_to_end_prediction = False  # only TED models without end-to-end training are deferred
+    is_no_user_prediction = False
+    events: list[Any] = []  # noqa: RUF012 - read only; TED adds events to end-to-end predictions
+
+    def __init__(self, predict: Any, policy_name: str, policy_priority: int) -> None:
+        self._predict = predict
+        self._made: Any = None
+        self.policy_name = policy_name
+        self.policy_priority = policy_priority
+
+    @property
+    def made(self) -> bool:
+        return self._made is not None
+
+    def prediction(self) -> Any:
+        if self._made is None:
+            self._made = self._predict()
+            self._predict = None
+        return self._made
+
+    def __getattr__(self, name: str) -> Any:  # probabilities, max_confidence, diagnostic_data, ...
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.prediction(), name)
+
+
+_rasa_ted_predict: Any = None
+_rasa_pick_best_policy: Any = None
+
+
+def _ted_predict_action_probabilities(
+    self: Any, tracker: Any, domain: Any, *args: Any, **kwargs: Any
+) -> Any:
+    from rasa.shared.nlu.constants import TEXT
+    from rasa.utils.tensorflow.constants import MODEL_CONFIDENCE, SOFTMAX
+
+    if (
+        self.model is None
+        or self.only_e2e
+        or TEXT in self.fake_features
+        or self.config.get(MODEL_CONFIDENCE) != SOFTMAX
+    ):
+        return _rasa_ted_predict(self, tracker, domain, *args, **kwargs)
+    return _DeferredPrediction(
+        lambda: _rasa_ted_predict(self, tracker, domain, *args, **kwargs),
+        self.__class__.__name__,
+        self.priority,
+    )
+
+
+def _pick_best_policy(predictions: list[Any]) -> Any:
+    deferred = [p for p in predictions if isinstance(p, _DeferredPrediction)]
+    others = [p for p in predictions if not isinstance(p, _DeferredPrediction)]
+    if deferred and others:
+        best = _rasa_pick_best_policy(others)
+        # A deferred prediction is neither "no user" nor end to end, and its confidence is at most
+        # 1.0: when the best of the others is (1.0, higher priority) or outranks it by kind, it
+        # cannot win, and the events it would add are none.
+        outranked = (
+            best.is_no_user_prediction
+            or best.is_end_to_end_prediction
+            or (
+                best.max_confidence >= 1.0
+                and all(best.policy_priority > p.policy_priority for p in deferred)
+            )
+        )
+        if outranked:
+            return best
+    return _rasa_pick_best_policy(
+        [p.prediction() if isinstance(p, _DeferredPrediction) else p for p in predictions]
+    )
+
+
+def _best_policy_prediction(predictions: list[Any], tracker: Any, domain: Any) -> Any:
+    from rasa.shared.core.events import ActionExecuted, ActionExecutionRejected
+
+    kinds = (ActionExecuted, ActionExecutionRejected)
+    last_action = next((e for e in reversed(tracker.events) if isinstance(e, kinds)), None)
+    if isinstance(last_action, ActionExecutionRejected):
+        # The rejected action's confidence is set to 0.0 in every prediction: make them all.
+        predictions = [
+            p.prediction() if isinstance(p, _DeferredPrediction) else p for p in predictions
+        ]
+    return _rasa_best_policy_prediction(predictions, tracker, domain)
+
+
+_rasa_best_policy_prediction: Any = None
+
+
 @functools.cache
 def apply_server_fixes() -> None:
     """Apply the fixes above to Rasa's classes (once per process)."""
-    global _rasa_resolve_by_type, _rasa_states_for_tracker_history
+    global _rasa_resolve_by_type, _rasa_states_for_tracker_history, _rasa_ted_predict
+    global _rasa_pick_best_policy, _rasa_best_policy_prediction
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
+    from rasa.core.policies.ted_policy import TEDPolicy
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import Event
     from rasa.utils.endpoints import EndpointConfig
@@ -162,3 +265,9 @@ def apply_server_fixes() -> None:
     Event.resolve_by_type = staticmethod(_resolve_event_class)
     _rasa_states_for_tracker_history = Domain.states_for_tracker_history
     Domain.states_for_tracker_history = _states_for_tracker_history
+    _rasa_ted_predict = TEDPolicy.predict_action_probabilities
+    TEDPolicy.predict_action_probabilities = _ted_predict_action_probabilities
+    _rasa_pick_best_policy = DefaultPolicyPredictionEnsemble._pick_best_policy
+    DefaultPolicyPredictionEnsemble._pick_best_policy = staticmethod(_pick_best_policy)
+    _rasa_best_policy_prediction = DefaultPolicyPredictionEnsemble._best_policy_prediction
+    DefaultPolicyPredictionEnsemble._best_policy_prediction = staticmethod(_best_policy_prediction)
