@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from crm_bridge.settings import Settings
+from crm_bridge.settings import Settings, keep_private
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    keep_private(settings.var_dir)
     result: int = args.handler(args, settings)
     return result
 

@@ -103,7 +103,8 @@ def services(settings: Settings, model: Path, host: str = "127.0.0.1") -> list[S
         ),
         Service(
             "actions",
-            [python, "-m", "actions", "--host", host, "--port", str(settings.actions_port)],
+            # only Rasa calls it: loopback whatever `run --host` says, unless ACTIONS_HOST is set
+            [python, "-m", "actions", "--port", str(settings.actions_port)],
             f"http://127.0.0.1:{settings.actions_port}/health",
         ),
         Service(
@@ -235,7 +236,8 @@ def run(settings: Settings, host: str = "127.0.0.1") -> int:
             f"  Rasa API     http://{shown}:{settings.rasa_port}/"
             "  (token: RASA_TOKEN or var/rasa_token)\n"
             f"  REST channel http://{shown}:{settings.rasa_port}/webhooks/rest/webhook\n"
-            f"  actions      http://{shown}:{settings.actions_port}/health\n"
+            f"  actions      http://{settings.actions_host}:{settings.actions_port}/health"
+            "  (token: ACTIONS_TOKEN or var/actions_token)\n"
             "\n  Ctrl-C stops everything.\n",
             flush=True,
         )

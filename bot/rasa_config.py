@@ -20,7 +20,11 @@ from crm_bridge.settings import Settings
 def render_endpoints(settings: Settings, base: Path = paths.ENDPOINTS) -> dict[str, Any]:
     """endpoints.yml with ports, tracker store, lock store and event broker from ``settings``."""
     endpoints: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8")) or {}
-    endpoints["action_endpoint"] = {"url": f"http://127.0.0.1:{settings.actions_port}/webhook"}
+    endpoints["action_endpoint"] = {
+        "url": f"http://127.0.0.1:{settings.actions_port}/webhook",
+        # the action server refuses calls without it (actions/server.py)
+        "headers": {"Authorization": "Bearer ${DA_ACTIONS_TOKEN}"},
+    }
     endpoints["tracker_store"] = _tracker_store(settings.effective_tracker_store_url)
     endpoints["lock_store"] = _lock_store(settings.redis_url)
     if settings.rabbitmq_url:
@@ -41,6 +45,7 @@ def rasa_environment(settings: Settings) -> dict[str, str]:
     """Variables that the generated endpoints refer to."""
     env = {
         "DA_TRACKER_STORE_URL": _rasa_sqlalchemy_url(settings.effective_tracker_store_url),
+        "DA_ACTIONS_TOKEN": settings.effective_actions_token(),
         # nlu/ components read it (times are normalized in the dealer's zone).
         "DEALER_TIMEZONE": settings.dealer_timezone,
     }

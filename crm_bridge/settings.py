@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     rabbitmq_url: str | None = None
     rasa_token: str | None = None
+    # Shared secret of Rasa and the action server (Authorization: Bearer); generated into var/.
+    actions_token: str | None = None
+    # Where the action server listens; only Rasa calls it, so loopback unless set otherwise.
+    actions_host: str = "127.0.0.1"
     rasa_port: int = 5005
     rasa_url: str | None = None  # where the scheduler reaches Rasa; default: localhost:RASA_PORT
     actions_port: int = 5055
@@ -91,9 +96,15 @@ class Settings(BaseSettings):
 
     def effective_rasa_token(self) -> str:
         """The Rasa HTTP API token: the configured one, else one generated once into ``var/``."""
-        if self.rasa_token:
-            return self.rasa_token
-        path = self.var_dir / "rasa_token"
+        return self.rasa_token or self._generated_secret("rasa_token")
+
+    def effective_actions_token(self) -> str:
+        """The action server's shared secret: the configured one, else one generated once."""
+        return self.actions_token or self._generated_secret("actions_token")
+
+    def _generated_secret(self, name: str) -> str:
+        """A secret kept in ``var/<name>``, readable by its owner only, created on first use."""
+        path = self.var_dir / name
         if path.exists():
             token = path.read_text(encoding="utf-8").strip()
             if token:
@@ -101,5 +112,20 @@ class Settings(BaseSettings):
         self.var_dir.mkdir(parents=True, exist_ok=True)
         token = secrets.token_urlsafe(32)
         path.touch(mode=0o600)
+        path.chmod(0o600)
         path.write_text(token, encoding="utf-8")
         return token
+
+
+def keep_private(var_dir: Path) -> None:
+    """``var/`` (databases, transcripts, outbox, secrets, logs) for the owner only.
+
+    Called first thing by every process (the CLI, the action server, the gateway; Rasa inherits
+    the launcher's mask): files and folders created from then on are owner-only, and what an
+    earlier version created with wider rights is narrowed.
+    """
+    os.umask(0o077)
+    var_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for path in (var_dir, *var_dir.rglob("*")):
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode & 0o700)

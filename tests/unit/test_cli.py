@@ -180,3 +180,20 @@ def test_bookings_mark_records_the_outcome_or_says_why_not(tmp_path: Path) -> No
     )  # fmt: skip
     exported = json.loads(_run("bookings", "export", env=env).stdout)
     assert [r["status"] for r in exported] == ["completed", "booked"]
+
+
+def test_files_under_var_are_for_their_owner_only(tmp_path: Path) -> None:
+    """Even under a permissive umask, and for files an earlier version left readable by all."""
+    var = tmp_path / "var"
+    var.mkdir(mode=0o755)
+    old = var / "tracker.db"
+    old.write_text("an earlier transcript")
+    old.chmod(0o644)
+    result = subprocess.run(
+        [CLI, "db", "upgrade"], env={**os.environ, "VAR_DIR": str(var)}, capture_output=True,
+        text=True, timeout=120, preexec_fn=lambda: os.umask(0o022),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (var / "dealer.db").exists()  # created by this command
+    for path in (var, *var.rglob("*")):
+        assert path.stat().st_mode & 0o077 == 0, path

@@ -97,3 +97,12 @@ def test_a_token_beginning_with_a_dash_stays_one_argument(tmp_path: Path) -> Non
     settings = make_settings(tmp_path, rasa_token="-starts-with-a-dash")
     [rasa] = [s for s in services(settings, tmp_path / "model.tar.gz") if s.name == "rasa"]
     assert "--auth-token=-starts-with-a-dash" in rasa.argv
+
+
+def test_the_action_server_stays_on_loopback_when_rasa_listens_everywhere(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    everywhere = "0.0.0.0"  # noqa: S104 - what `run --host 0.0.0.0` passes
+    specs = {s.name: s for s in services(settings, tmp_path / "model.tar.gz", host=everywhere)}
+    assert specs["rasa"].argv[specs["rasa"].argv.index("--interface") + 1] == everywhere
+    assert "--host" not in specs["actions"].argv  # the action server's own default applies
+    assert settings.actions_host == "127.0.0.1"

@@ -12,7 +12,10 @@ from tests.conftest import make_settings
 def test_embedded_default(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, actions_port=6055)
     endpoints = render_endpoints(settings)
-    assert endpoints["action_endpoint"] == {"url": "http://127.0.0.1:6055/webhook"}
+    assert endpoints["action_endpoint"] == {
+        "url": "http://127.0.0.1:6055/webhook",
+        "headers": {"Authorization": "Bearer ${DA_ACTIONS_TOKEN}"},
+    }
     assert endpoints["tracker_store"] == {
         "type": "SQL",
         "dialect": "sqlite",
@@ -64,3 +67,16 @@ def test_unsupported_tracker_store_is_refused(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, tracker_store_url="mysql://u@h/db")
     with pytest.raises(ValueError, match="TRACKER_STORE_URL"):
         render_endpoints(settings)
+
+
+def test_the_action_server_token_reaches_rasa_and_never_the_file(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    token = settings.effective_actions_token()
+    assert len(token) >= 40
+    assert settings.effective_actions_token() == token  # generated once, kept in var/
+    assert (settings.var_dir / "actions_token").stat().st_mode & 0o777 == 0o600
+    assert rasa_environment(settings)["DA_ACTIONS_TOKEN"] == token
+    path = write_endpoints(settings)
+    assert token not in path.read_text(encoding="utf-8")
+    configured = make_settings(tmp_path, actions_token="from-the-environment")
+    assert rasa_environment(configured)["DA_ACTIONS_TOKEN"] == "from-the-environment"
