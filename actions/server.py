@@ -16,6 +16,7 @@ from actions.base import Services
 from actions.registry import build_actions
 from actions.transcripts import Transcripts
 from crm_bridge.db import build_engine, build_session_factory
+from crm_bridge.logsafe import redact_logs
 from crm_bridge.outbox import Outbox
 from crm_bridge.settings import Settings, keep_private
 
@@ -81,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=None, help="default: ACTIONS_HOST or 127.0.0.1")
     args = parser.parse_args(argv)
 
+    redact_logs()
     settings = Settings()
     keep_private(settings.var_dir)
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")

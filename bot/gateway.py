@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from bot import paths, reminders
 from bot.scheduler import build_scheduler
 from crm_bridge.db import build_engine, build_session_factory
+from crm_bridge.logsafe import redact_logs
 from crm_bridge.settings import Settings, keep_private
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None, help="default: GATEWAY_PORT or 8080")
     args = parser.parse_args(argv)
+    redact_logs()
     settings = Settings()
     keep_private(settings.var_dir)
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")

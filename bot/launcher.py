@@ -25,6 +25,7 @@ from crm_bridge import migrate
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import build_engine, build_session_factory, transaction
 from crm_bridge.dealer_data import DealerData, load_dealer_data
+from crm_bridge.logsafe import redact
 from crm_bridge.settings import PROJECT_ROOT, Settings
 
 COLOURS = {"rasa": "35", "actions": "36", "gateway": "33"}
@@ -123,7 +124,8 @@ async def _pump(service: Service, stream: asyncio.StreamReader, width: int) -> N
         else (f"{service.name:>{width}} | ")
     )
     while line := await stream.readline():
-        sys.stdout.write(prefix + line.decode("utf-8", "replace").rstrip() + "\n")
+        # Rasa's lines too: no phone number, e-mail address or URL secret reaches the terminal
+        sys.stdout.write(prefix + redact(line.decode("utf-8", "replace").rstrip()) + "\n")
         sys.stdout.flush()
 
 

@@ -109,10 +109,14 @@ class TelegramSalesChat:
 
 
 class LoggedNotices:
-    """Where no sales chat is configured, notices go to the gateway's log."""
+    """Where no sales chat is configured, the gateway's log says a notice is waiting; the notice
+    itself names the customer, so it stays out of the log (`dealer-assistant bookings list`)."""
 
     async def notify(self, consultant: str, text: str) -> None:
-        logger.info("notice for %s: %s", consultant, text)
+        logger.info(
+            "notice for %s (%d characters) not sent: no sales chat is configured; "
+            "see `dealer-assistant bookings list`", consultant, len(text),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

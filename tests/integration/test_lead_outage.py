@@ -68,6 +68,11 @@ def test_a_lead_written_while_the_database_is_down_arrives_later(
             with sessions() as session:
                 [lead] = lead_records(session, settings.timezone)
             assert lead["payment"] == "loan"
+            # The outage was logged (kept writes, retries) without the customer's data.
+            logs = "\n".join(log.read_text(errors="replace") for log in stack.logs.glob("*.log"))
+            assert "kept for later" in logs
+            for personal in ("13522223333", "135 2222 3333", "刘洋"):
+                assert personal not in logs
     finally:
         proxy.down()
         engine.dispose()
