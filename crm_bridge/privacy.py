@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_bridge.conversations import latest_conversation
-from crm_bridge.models import Booking, Conversation, Customer, Lead, LeadEvent
+from crm_bridge.models import Booking, Conversation, Customer, Lead, LeadEvent, Survey
 
 # Lead fields holding text the customer typed; their values are removed from the lead history too.
 FREE_TEXT_FIELDS = ("trade_in_vehicle",)
@@ -68,15 +68,28 @@ def erase(session: Session, sender_id: str, at: datetime) -> list[str]:
 
     Returns every sender id (conversation on any channel) that belonged to them, this one included.
     """
-    senders = {sender_id}
-    customer = customer_of_sender(session, sender_id)
+    return erase_person(session, {sender_id}, customer_of_sender(session, sender_id), at)
+
+
+def erase_person(
+    session: Session,
+    senders: set[str],
+    customer: Customer | None,
+    at: datetime,
+    phone: str | None = None,
+) -> list[str]:
+    """Erase ``customer`` (if known) and what the conversations ``senders`` hold; bookings made
+    with ``phone`` too. Returns every sender id that belonged to them."""
+    senders = set(senders)
     if customer is not None:
         senders |= set(
             session.scalars(
                 select(Conversation.sender_id).where(Conversation.customer_id == customer.id)
             )
         )
-        _erase_bookings(session, senders, customer, at)
+    _erase_bookings(session, senders, customer, at, phone)
+    _erase_survey_comments(session, senders, customer)
+    if customer is not None:
         customer.name = customer.phone = customer.email = None
         customer.consent, customer.consent_at = False, None
         customer.opted_out_at = customer.opted_out_at or at
@@ -95,8 +108,6 @@ def erase(session: Session, sender_id: str, at: datetime) -> list[str]:
                 .where(LeadEvent.lead_id == lead.id, LeadEvent.field.in_(FREE_TEXT_FIELDS))
                 .values(old_value=None, new_value=None)
             )
-    else:
-        _erase_bookings(session, senders, None, at)
     session.execute(
         update(Conversation)
         .where(Conversation.sender_id.in_(senders), Conversation.opted_out_at.is_(None))
@@ -106,8 +117,23 @@ def erase(session: Session, sender_id: str, at: datetime) -> list[str]:
     return sorted(senders)
 
 
+def _erase_survey_comments(session: Session, senders: set[str], customer: Customer | None) -> None:
+    """Survey answers keep their scores (satisfaction figures stay right) but lose free text."""
+    whose: list[ColumnElement[bool]] = [Survey.sender_id.in_(senders)]
+    if customer is not None:
+        whose.append(Survey.customer_id == customer.id)
+    for survey in session.scalars(select(Survey).where(or_(*whose))):
+        kept = {k: v for k, v in (survey.answers or {}).items() if not isinstance(v, str)}
+        if kept != survey.answers:
+            survey.answers = kept
+
+
 def _erase_bookings(
-    session: Session, senders: set[str], customer: Customer | None, at: datetime
+    session: Session,
+    senders: set[str],
+    customer: Customer | None,
+    at: datetime,
+    phone: str | None = None,
 ) -> None:
     """Bookings keep their rows (counts, the consultants' calendar) but lose name and phone."""
     whose: list[ColumnElement[bool]] = [Booking.sender_id.in_(senders)]
@@ -115,6 +141,8 @@ def _erase_bookings(
         whose.append(Booking.customer_id == customer.id)
         if customer.phone is not None:
             whose.append(Booking.phone == customer.phone)
+    if phone is not None:
+        whose.append(Booking.phone == phone)
     session.execute(
         update(Booking).where(or_(*whose)).values(customer_name=None, phone=None, updated_at=at)
     )

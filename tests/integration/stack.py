@@ -152,15 +152,20 @@ def stack_in(folder: Path, **overrides: Any) -> Iterator[Stack]:
 CLI = str(Path(sys.executable).parent / "dealer-assistant")
 
 
-def export(stack: Stack, what: str) -> list[dict[str, Any]]:
-    """`dealer-assistant leads|bookings export --format json`, as a dealership's CRM calls it."""
-    result = subprocess.run(
-        [CLI, what, "export", "--format", "json"],
-        env={**os.environ, "DATABASE_URL": stack.settings.effective_database_url},
+def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """`dealer-assistant ARGS` on the stack's databases and var/, as the dealership runs it."""
+    return subprocess.run(
+        [CLI, *args],
+        env={**os.environ, **settings_env(stack.settings)},
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
     )
+
+
+def export(stack: Stack, what: str) -> list[dict[str, Any]]:
+    """`dealer-assistant leads|bookings export --format json`, as a dealership's CRM calls it."""
+    result = cli(stack, what, "export", "--format", "json")
+    assert result.returncode == 0, result.stderr
     records: list[dict[str, Any]] = json.loads(result.stdout)
     return records

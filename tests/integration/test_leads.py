@@ -3,6 +3,7 @@ server and the dealership database, checked through `dealer-assistant leads expo
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -14,7 +15,7 @@ from sqlalchemy import create_engine, select, text
 from crm_bridge.db import build_engine, build_session_factory
 from crm_bridge.models import Conversation, Customer
 from tests.conftest import make_settings
-from tests.integration.stack import Stack, export, free_port, running_stack
+from tests.integration.stack import Stack, cli, export, free_port, running_stack
 
 pytestmark = pytest.mark.integration
 
@@ -241,3 +242,30 @@ def test_opt_out_and_erasure(stack: Stack) -> None:
     tracker_db.dispose()
     assert stored
     assert not any("13655554444" in row or "陈静" in row for row in stored)
+
+
+def test_a_data_request_at_the_desk_shows_erases_and_audits_a_number(stack: Stack) -> None:
+    """PIPL: the customer asks in person; afterwards the number appears nowhere."""
+    sender = new_sender("desk")
+    chat(stack, sender, "你好", "我叫林小雨，电话139 1111 2222，想看A6L，预算50万", "同意",
+         "一个月内")  # fmt: skip
+    shown = cli(stack, "customers", "show", "13911112222")
+    assert shown.returncode == 0, shown.stderr
+    held = json.loads(shown.stdout)
+    assert held["customer"]["name"] == "林小雨"
+    assert held["customer"]["phone"] == "+8613911112222"
+    assert held["leads"][0]["model_interest"] == ["A6L"]
+    assert [c["sender_id"] for c in held["conversations"]] == [sender]
+    before = cli(stack, "customers", "audit", "+86 139-1111-2222")
+    assert before.returncode == 1
+    assert "customers.phone: 1 row(s)" in before.stdout
+    assert "tracker store: events.data" in before.stdout
+
+    erased = cli(stack, "customers", "erase", "13911112222")
+    assert erased.returncode == 0, erased.stdout + erased.stderr
+    assert "erased +8613911112222" in erased.stdout
+    audit = cli(stack, "customers", "audit", "13911112222")
+    assert (audit.returncode, audit.stdout.strip()) == (0, "+8613911112222 appears nowhere")
+    assert cli(stack, "customers", "show", "13911112222").returncode == 1
+    assert not [r for r in export(stack, "leads") if r["name"] == "林小雨"]
+    assert cli(stack, "customers", "show", "not a number").returncode == 2
