@@ -72,6 +72,9 @@ class ValidateSlotMappings(ValidationAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        too_long = tracker.latest_message.get("too_long")
+        if too_long:  # not parsed (nlu/limits.py): say why; the rephrase offer follows
+            dispatcher.utter_message(response="utter_message_too_long", limit=too_long["limit"])
         events: list[EventType] = await super().run(dispatcher, tracker, domain)
         language = next(
             (e["value"] for e in events if e.get("event") == "slot" and e["name"] == "language"),

@@ -20,6 +20,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu import values
 from nlu.gazetteer import EXTRACTOR as DICTIONARY
+from nlu.limits import TOO_LONG
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ class EntityNormalizer(GraphComponent, EntityExtractorMixin):
     def process(self, messages: list[Message]) -> list[Message]:
         now = datetime.now(self.timezone)
         for message in messages:
+            if message.get(TOO_LONG):
+                not_understood(message)
+                continue
             numbers_are_answers(message)
             entities = message.get(ENTITIES) or []
             text = message.get(TEXT) or ""
@@ -78,7 +82,7 @@ class EntityNormalizer(GraphComponent, EntityExtractorMixin):
 
 # A bare number of four or more digits ("12345", "138 0013") answers a question (a phone, a
 # budget); it never greets, thanks or says goodbye the way "88" or "886" do in chat slang.
-_BARE_NUMBER = re.compile(r"^[\d\s+\-]*\d[\d\s+\-]*$")
+_BARE_NUMBER = re.compile(r"[\d\s+\-]+")  # fullmatch; the digits are counted
 SMALL_TALK = {"greet", "goodbye", "thank", "affirm", "deny"}
 
 
@@ -87,7 +91,7 @@ def numbers_are_answers(message: Message) -> None:
     phone number read out digit by digit ("一八六 一二三四 五六七八", "one five nine ...")."""
     text = (message.get(TEXT) or "").strip()
     intent = message.get(INTENT) or {}
-    bare = bool(_BARE_NUMBER.match(text)) and sum(c.isdigit() for c in text) >= 4
+    bare = bool(_BARE_NUMBER.fullmatch(text)) and sum(c.isdigit() for c in text) >= 4
     spoken = values.spoken_phones(text) if not bare else []
     rest = text[: spoken[0][0]] + " " + text[spoken[0][1] :] if len(spoken) == 1 else ""
     only_spoken = bool(rest) and len(rest) <= 40 and bool(_FILLER.fullmatch(rest))
@@ -99,6 +103,15 @@ def numbers_are_answers(message: Message) -> None:
     message.set(INTENT_RANKING_KEY, [{"name": "inform", "confidence": 1.0},
                                      *(r for r in ranking if r.get("name") != "inform")],
                 add_to_output=True)  # fmt: skip
+
+
+def not_understood(message: Message) -> None:
+    """A message the pipeline did not read (too long): nothing found, certainly not understood."""
+    fallback = {"name": "nlu_fallback", "confidence": 1.0}
+    message.set(INTENT, fallback, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [fallback], add_to_output=True)
+    message.set(ENTITIES, [], add_to_output=True)
+    message.set(TOO_LONG, message.get(TOO_LONG), add_to_output=True)
 
 
 # What may stand around a number read out on the phone ("嗯 一八六…", "um it's one five nine …").
@@ -142,12 +155,13 @@ _JOINERS = {
 
 # A bare answer to "when are you planning to buy?" ("一周内吧", "三个月以内", "within 2 weeks"):
 # the extractor sometimes misses it when the message holds nothing else.
+# (fullmatch; each run of spaces can be read one way only, so the time is linear in the message)
 _TIMELINE_ANSWER = re.compile(
-    r"^(?:大概|大约|应该|估计|可能|争取|计划|打算|最好|希望)?\s*"
-    r"(?:\d+|[一二两三四五六七八九十半几]+)\s*个?\s*(?:多)?\s*(?:天|日|周|星期|礼拜|月|年)"
-    r"\s*(?:内|以内|之内|左右|后|以后|之后)?\s*(?:就)?(?:买|购车|购买|提车|入手|下单|定)?"
-    r"\s*(?:吧|呢|啊|呀|哈|的样子)?\s*[。.!！~～]*$"
-    r"|^(?:within|in)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+(?:day|week|month|year)s?[.!]*$",
+    r"(?:(?:大概|大约|应该|估计|可能|争取|计划|打算|最好|希望)\s*)?"
+    r"(?:\d+|[一二两三四五六七八九十半几]+)\s*(?:个\s*)?(?:多\s*)?(?:天|日|周|星期|礼拜|月|年)"
+    r"\s*(?:(?:内|以内|之内|左右|后|以后|之后)\s*)?(?:就)?(?:(?:买|购车|购买|提车|入手|下单|定)\s*)?"
+    r"(?:(?:吧|呢|啊|呀|哈|的样子)\s*)?[。.!！~～]*"
+    r"|(?:within|in)\s+(?:a|an|one|two|three|four|five|six|\d+)\s+(?:day|week|month|year)s?[.!]*",
     re.IGNORECASE,
 )
 
@@ -159,7 +173,7 @@ def timeline_answer(
     if any(e["entity"] in ("purchase_timeline", "time") for e in entities):
         return []
     plain = text.strip()
-    if not _TIMELINE_ANSWER.match(plain):
+    if not _TIMELINE_ANSWER.fullmatch(plain):
         return []
     days = values.purchase_timeline_days(plain)
     if days is None:
@@ -174,7 +188,7 @@ def timeline_answer(
 _TIMELINE_IN_STATEMENT = re.compile(
     r"\bwithin (?:the next )?(?:a|an|one|two|three|four|five|six|a couple of|\d{1,2}) "
     r"(?:day|week|month|year)s?\b"
-    r"|(?:\d{1,2}|[一二两三四五六七八九十半几]{1,3})\s*个?\s*(?:周|星期|礼拜|月|年)\s*(?:内|以内|之内)",
+    r"|(?:\d{1,2}|[一二两三四五六七八九十半几]{1,3})\s*(?:个\s*)?(?:周|星期|礼拜|月|年)\s*(?:内|以内|之内)",
     re.IGNORECASE,
 )
 _CLAUSE = re.compile(r"[^,，.。;；!！?？]+")
@@ -285,8 +299,12 @@ def normalize_entities(
             entity = {**entity, "entity": "phone"}  # "13800138000" is never a budget or a rating
         try:
             value = values.normalize(entity["entity"], span, now)
-        except Exception:  # a normalizer bug must not lose the customer's message
-            logger.exception("could not normalize %s %r", entity["entity"], span)
+        except Exception as exc:  # a normalizer bug must not lose the customer's message
+            # what the customer wrote stays out of the log, and so does the error's text with it
+            logger.error(
+                "could not normalize a %s of %d characters (%s)",
+                entity["entity"], len(span), type(exc).__name__,
+            )  # fmt: skip
             value = None
         if value is None and entity["entity"] not in KEEP_UNNORMALIZED:
             continue

@@ -15,6 +15,7 @@ from rasa.nlu.tokenizers.tokenizer import Token, Tokenizer
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from nlu.limits import MAX_MESSAGE_CHARS, TOO_LONG
 from nlu.runtime import apply_server_fixes
 
 USER_DICTIONARY = Path(__file__).resolve().parent / "resources" / "jieba_user_dict.txt"
@@ -87,6 +88,20 @@ class MixedTokenizer(Tokenizer):
         execution_context: ExecutionContext,
     ) -> MixedTokenizer:
         return cls(config)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Tokens for each message; one over ``MAX_MESSAGE_CHARS`` is not parsed at all.
+
+        Its text is emptied for the rest of the pipeline (the conversation keeps what was sent)
+        and its length noted for the normalizer, which answers it as not understood.
+        """
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if len(text) > MAX_MESSAGE_CHARS:
+                message.set(TEXT, "")
+                message.set(TOO_LONG, {"chars": len(text), "limit": MAX_MESSAGE_CHARS})
+        processed: list[Message] = super().process(messages)
+        return processed
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         text: str = message.get(attribute) or ""

@@ -67,7 +67,8 @@ def numbers(text: str) -> list[tuple[float, int, int]]:
 
 # --- money --------------------------------------------------------------------------------------
 
-_UNIT = re.compile(r"^\s*(?:来|多|几|左右)?\s*(百万|万|w|千|k|m|个)")
+# Matched right after a number (``_UNIT.match(text, end)``), each run of spaces read one way only.
+_UNIT = re.compile(r"\s*(?:(?:来|多|几|左右)\s*)?(百万|万|w|千|k|m|个)")
 _MULTIPLIER = {"百万": 1e6, "m": 1e6, "万": 1e4, "w": 1e4, "个": 1e4, "千": 1e3, "k": 1e3}
 
 
@@ -93,7 +94,7 @@ def budget_cny(text: str) -> int | None:
         return None
     amounts: list[tuple[float, float | None]] = []
     for value, _, end in found:
-        unit = _UNIT.match(plain[end:])
+        unit = _UNIT.match(plain, end)
         amounts.append((value, _MULTIPLIER[unit.group(1)] if unit else None))
     # "30到40万": a unit written once applies to every number of the range.
     last_unit = next((m for _, m in reversed(amounts) if m is not None), None)
@@ -230,11 +231,13 @@ def rating(text: str) -> int | None:
 
 # --- purchase timeline --------------------------------------------------------------------------
 
+# Matched right after a number (``pattern.match(text, end)``). Each run of spaces can be read one
+# way only ("\s*(?:个\s*)?", never "\s*个?\s*"): linear time, whatever the message.
 _DAYS_PER = (
-    (re.compile(r"^\s*(?:个)?\s*(?:多)?\s*(天|日|days?)"), 1),
-    (re.compile(r"^\s*(?:个)?\s*(?:多)?\s*(周|星期|礼拜|weeks?)"), 7),
-    (re.compile(r"^\s*(?:个)?\s*(?:多)?\s*(月|months?)"), 30),
-    (re.compile(r"^\s*(?:个)?\s*(?:多)?\s*(年|years?)"), 365),
+    (re.compile(r"\s*(?:个\s*)?(?:多\s*)?(天|日|days?)"), 1),
+    (re.compile(r"\s*(?:个\s*)?(?:多\s*)?(周|星期|礼拜|weeks?)"), 7),
+    (re.compile(r"\s*(?:个\s*)?(?:多\s*)?(月|months?)"), 30),
+    (re.compile(r"\s*(?:个\s*)?(?:多\s*)?(年|years?)"), 365),
 )
 _TIMELINE_WORDS: tuple[tuple[tuple[str, ...], int], ...] = (
     (("半个月", "half a month", "half month"), 15),
@@ -265,7 +268,7 @@ def purchase_timeline_days(text: str) -> int | None:
     plain = _ONE_UNIT.sub("1 ", plain)  # "within a month" -> "within 1 month"
     for value, _, end in numbers(plain):
         for pattern, unit in _DAYS_PER:
-            if pattern.match(plain[end:]):
+            if pattern.match(plain, end):
                 return round(value * unit)
     for later_words, later_days in _TIMELINE_WORDS[3:]:
         if any(word in plain for word in later_words):
@@ -284,7 +287,9 @@ _PART_OF_DAY = (
     (("晚上", "今晚", "明晚", "夜里", "evening", "tonight"), 19),
 )
 _EXPLICIT_HOUR = re.compile(
-    r"\d{1,2}\s*[:：点时]|[一二两三四五六七八九十]+\s*[点时]|\d\s*(?:am|pm|a\.m|p\.m|o'?clock|h\b)"
+    # a run of numerals is tried from its first one only (linear time on "十十十…")
+    r"\d{1,2}\s*[:：点时]|(?<![一二两三四五六七八九十])[一二两三四五六七八九十]+\s*[点时]"
+    r"|\d\s*(?:am|pm|a\.m|p\.m|o'?clock|h\b)"
     r"|\bat\s+\d|\bnoon\b|\bmidday\b"
 )
 _WEEKDAY_WORD = re.compile(
@@ -459,8 +464,15 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+# A value is a few words. A longer span is none that the readers below would find, and the libraries
+# they use (JioNLP, parsedatetime) take more than linear time on long text.
+MAX_VALUE_CHARS = 80
+
+
 def normalize(entity: str, text: str, now: datetime) -> Any:
     """The normalized value of ``entity`` written as ``text``; None if it cannot be normalized."""
+    if len(text) > MAX_VALUE_CHARS:
+        return None
     if entity == "car_model":
         return car_model_code(text)
     if entity == "budget":

@@ -15,7 +15,7 @@ from actions.session import ActionSessionStart
 from crm_bridge.db import SessionFactory
 from crm_bridge.models import Conversation
 from tests.conftest import make_services, make_settings
-from tests.domain import load_domain
+from tests.domain import load_domain, response_text
 from tests.trackers import user_turn
 
 NOW = datetime(2026, 11, 22, 2, 30, tzinfo=UTC)
@@ -161,3 +161,26 @@ async def test_a_trade_in_said_in_passing_is_kept(
     turn = user_turn(text, intent)
     events = await ValidateSlotMappings(services).run(CollectingDispatcher(), turn, load_domain())
     assert slot_events(events).get("trade_in") is trade_in
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"), [("zh", "超过1000个字"), ("en", "over 1000 characters")]
+)
+async def test_a_message_too_long_to_parse_is_answered_with_the_reason(
+    services: Services, sessions: SessionFactory, language: str, expected: str
+) -> None:
+    turn = user_turn("", "nlu_fallback", slots={"language": language})
+    turn.latest_message["too_long"] = {"chars": 5000, "limit": 1000}  # as nlu/tokenizer.py notes it
+    dispatcher = CollectingDispatcher()
+    events = await ValidateSlotMappings(services).run(dispatcher, turn, load_domain())
+    [notice] = dispatcher.messages
+    assert notice["response"] == "utter_message_too_long"
+    assert expected in response_text(notice["response"], language, limit=notice["limit"])
+    assert "language" not in slot_events(events)  # nothing read from an unread message
+    assert conversations(sessions)[0].message_count == 1  # still counted as a message
+
+
+async def test_a_message_within_the_limit_gets_no_length_notice(services: Services) -> None:
+    dispatcher = CollectingDispatcher()
+    await ValidateSlotMappings(services).run(dispatcher, user_turn("你好", "greet"), load_domain())
+    assert dispatcher.messages == []
