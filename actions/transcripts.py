@@ -14,7 +14,20 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, exc, select, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    exc,
+    func,
+    or_,
+    select,
+    update,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +70,19 @@ class Transcripts:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def rows_mentioning(self, texts: Iterable[str]) -> int:
+        """How many stored events (messages, slots, replies) contain any of ``texts``."""
+        where = or_(*(_events.c.data.contains(t, autoescape=True) for t in texts))
+        try:
+            with self.engine.connect() as connection:
+                return (
+                    connection.scalar(select(func.count()).select_from(_events).where(where)) or 0
+                )
+        except (exc.OperationalError, exc.ProgrammingError) as error:
+            if "no such table" in str(error) or "does not exist" in str(error):
+                return 0  # Rasa has not stored a conversation yet
+            raise
 
     def redact(self, sender_ids: Iterable[str]) -> int:
         """Redact every stored event of these conversations; returns how many rows changed."""

@@ -130,12 +130,13 @@ def _customers(args: argparse.Namespace, settings: Settings) -> int:
     """A data request at the desk or by letter (PIPL): show, erase, audit a phone number."""
     import json
 
+    from actions.slots import clean_phone
     from actions.transcripts import Transcripts
     from crm_bridge import customers
     from crm_bridge.db import build_engine, build_session_factory, transaction
     from crm_bridge.types import utcnow
 
-    phone = customers.e164(args.phone)
+    phone = clean_phone(args.phone)
     if phone is None:
         print(f"not a phone number: {args.phone!r}", file=sys.stderr)
         return 2
@@ -161,7 +162,9 @@ def _customers(args: argparse.Namespace, settings: Settings) -> int:
                   f"and {len(senders)} conversation transcript(s) ({events} events)")  # fmt: skip
         with build_session_factory(engine)() as session:
             places = customers.places_in_database(session, phone)
-        places += customers.places_in_transcripts(tracker, phone)
+        mentions = Transcripts(tracker).rows_mentioning(customers.spellings(phone))
+        if mentions:
+            places.append(customers.Place("tracker store: events.data", mentions))
         places += customers.places_in_outbox(settings.outbox_path, phone)
     finally:
         engine.dispose()

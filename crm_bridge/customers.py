@@ -2,8 +2,9 @@
 every place the number still appears, and erasing it.
 
 The audit does not trust the model: it searches every text column of every table of the
-dealership database, the transcripts in Rasa's tracker store and the writes kept in the outbox,
-for the ways a number is written (E.164, 11 digits, 3-4-4 with spaces or dashes).
+dealership database and the writes kept in the outbox (the transcripts in Rasa's tracker store:
+``actions.transcripts.Transcripts.rows_mentioning``) for the ways a number is written (E.164,
+11 digits, 3-4-4 with spaces or dashes).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from sqlalchemy import JSON, Engine, String, Text, cast, func, or_, select
-from sqlalchemy import exc as sa_exc
+from sqlalchemy import JSON, String, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm_bridge import privacy
+from crm_bridge.bookings import booking_record
 from crm_bridge.exports import lead_record
 from crm_bridge.models import Base, Booking, Conversation, Customer, Lead, Survey
 
@@ -31,17 +32,6 @@ class Place:
 
     where: str
     rows: int
-
-
-def e164(text: str) -> str | None:
-    """The number as stored (E.164, mainland China by default); None if it is not a number."""
-    try:
-        number = phonenumbers.parse(text, "CN")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def spellings(phone: str) -> list[str]:
@@ -84,8 +74,7 @@ def profile(session: Session, phone: str, zone: ZoneInfo) -> dict[str, Any] | No
             "opted_out_at": local(customer.opted_out_at), "created_at": local(customer.created_at),
         },
         "leads": [lead_record(lead, {}, zone) for lead in leads],
-        "bookings": [{"id": b.id, "model": b.model_code, "start": local(b.start),
-                      "status": b.status, "name": b.customer_name} for b in bookings],
+        "bookings": [booking_record(booking, {}, zone) for booking in bookings],
         "conversations": [{"sender_id": c.sender_id, "channel": c.channel,
                            "started_at": local(c.started_at)} for c in conversations],
         "surveys": [{"id": s.id, "kind": s.kind, "answers": s.answers} for s in surveys],
@@ -107,20 +96,6 @@ def places_in_database(session: Session, phone: str) -> list[Place]:
     return found
 
 
-def places_in_transcripts(engine: Engine, phone: str) -> list[Place]:
-    """Events of Rasa's tracker store (messages, slots, replies) holding the number."""
-    from sqlalchemy import MetaData, Table
-
-    try:
-        events = Table("events", MetaData(), autoload_with=engine)
-    except sa_exc.NoSuchTableError:
-        return []
-    where = or_(*(events.c.data.contains(s, autoescape=True) for s in spellings(phone)))
-    with engine.connect() as connection:
-        rows = connection.scalar(select(func.count()).select_from(events).where(where)) or 0
-    return [Place("tracker store: events.data", rows)] if rows else []
-
-
 def places_in_outbox(path: Path, phone: str) -> list[Place]:
     """Writes kept while the database was down (pending or failed) that hold the number."""
     if not path.exists():
@@ -138,9 +113,8 @@ def erase_by_phone(session: Session, phone: str, at: datetime) -> list[str] | No
     """Erase the customer with this number and their bookings; the conversations they had are
     returned (for their transcripts), or None if the number is unknown."""
     customer = customer_by_phone(session, phone)
-    made_with_number = session.scalars(select(Booking.sender_id).where(Booking.phone == phone))
-    senders = {sender for sender in made_with_number if sender is not None}
-    booked = session.scalar(select(func.count()).select_from(Booking).where(Booking.phone == phone))
+    booked = session.scalars(select(Booking.sender_id).where(Booking.phone == phone)).all()
     if customer is None and not booked:
         return None
+    senders = {sender for sender in booked if sender is not None}
     return privacy.erase_person(session, senders, customer, at, phone=phone)

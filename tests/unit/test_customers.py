@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from actions.slots import clean_phone
 from crm_bridge import conversations, customers
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
@@ -20,10 +21,10 @@ PHONE = "+8613800138000"
 
 
 def test_numbers_as_people_write_them() -> None:
-    assert customers.e164("138 0013 8000") == PHONE
-    assert customers.e164("+86 138-0013-8000") == PHONE
-    assert customers.e164("hello") is None
-    assert customers.e164("12") is None
+    assert clean_phone("138 0013 8000") == PHONE
+    assert clean_phone("+86 138-0013-8000") == PHONE
+    assert clean_phone("hello") is None
+    assert clean_phone("12") is None
     assert customers.spellings(PHONE) == [PHONE, "13800138000", "138 0013 8000", "138-0013-8000"]
 
 
