@@ -20,7 +20,7 @@ import httpx
 
 from bot import paths
 from bot.model import ensure_model, rasa_process_env
-from bot.rasa_config import rasa_environment, write_endpoints
+from bot.rasa_config import is_loopback, rasa_environment, write_endpoints
 from crm_bridge import migrate
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import build_engine, build_session_factory, transaction
@@ -77,6 +77,9 @@ def prepare(settings: Settings) -> Path:
 def services(settings: Settings, model: Path, host: str = "127.0.0.1") -> list[Service]:
     token = settings.effective_rasa_token()
     endpoints = write_endpoints(settings)
+    rasa_env = rasa_process_env(rasa_environment(settings, host))
+    if is_loopback(host):
+        rasa_env.pop("DA_REST_TOKEN", None)  # only the launcher decides; none on loopback
     python = sys.executable
     return [
         Service(
@@ -100,7 +103,7 @@ def services(settings: Settings, model: Path, host: str = "127.0.0.1") -> list[S
                 "*",
             ],
             f"http://127.0.0.1:{settings.rasa_port}/",
-            rasa_process_env(rasa_environment(settings)),
+            rasa_env,
         ),
         Service(
             "actions",
@@ -228,6 +231,13 @@ def run(settings: Settings, host: str = "127.0.0.1") -> int:
     started = time.monotonic()
     model = prepare(settings)
     specs = services(settings, model, host)
+    rest_token_note = ""
+    if not is_loopback(host):
+        say(
+            f"REST channel: Rasa listens beyond loopback ({host}), so every message needs"
+            " 'Authorization: Bearer <token>' with the token in REST_TOKEN or var/rest_token"
+        )
+        rest_token_note = "  (token: REST_TOKEN or var/rest_token)"  # noqa: S105 (where it is)
     say("starting rasa, actions and gateway")
 
     def on_ready() -> None:
@@ -237,7 +247,8 @@ def run(settings: Settings, host: str = "127.0.0.1") -> int:
             f"\n  web chat     http://{shown}:{settings.gateway_port}/\n"
             f"  Rasa API     http://{shown}:{settings.rasa_port}/"
             "  (token: RASA_TOKEN or var/rasa_token)\n"
-            f"  REST channel http://{shown}:{settings.rasa_port}/webhooks/rest/webhook\n"
+            f"  REST channel http://{shown}:{settings.rasa_port}/webhooks/rest/webhook"
+            f"{rest_token_note}\n"
             f"  actions      http://{settings.actions_host}:{settings.actions_port}/health"
             "  (token: ACTIONS_TOKEN or var/actions_token)\n"
             "\n  Ctrl-C stops everything.\n",

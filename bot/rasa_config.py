@@ -6,6 +6,7 @@ Rasa expands) that only the Rasa process receives.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -41,20 +42,37 @@ def render_endpoints(settings: Settings, base: Path = paths.ENDPOINTS) -> dict[s
     return endpoints
 
 
-def rasa_environment(settings: Settings) -> dict[str, str]:
-    """Variables that the generated endpoints refer to."""
+def rasa_environment(settings: Settings, host: str = "127.0.0.1") -> dict[str, str]:
+    """Variables that the generated endpoints and the input channels (channels/) refer to.
+
+    ``host`` is where Rasa listens: beyond loopback, the REST channel requires its token.
+    """
     env = {
         "DA_TRACKER_STORE_URL": _rasa_sqlalchemy_url(settings.effective_tracker_store_url),
         "DA_ACTIONS_TOKEN": settings.effective_actions_token(),
         # nlu/ components read it (times are normalized in the dealer's zone).
         "DEALER_TIMEZONE": settings.dealer_timezone,
+        # channels/ read them: the per-sender allowance and, beyond loopback, the REST token.
+        "DA_SENDER_MESSAGES_PER_MINUTE": str(settings.sender_messages_per_minute),
     }
+    if not is_loopback(host):
+        env["DA_REST_TOKEN"] = settings.effective_rest_token()
     if settings.redis_url:
         env["DA_REDIS_PASSWORD"] = _url_part(settings.redis_url, "password") or ""
     if settings.rabbitmq_url:
         env["DA_RABBITMQ_URL"] = settings.rabbitmq_url
         env["DA_RABBITMQ_PASSWORD"] = _url_part(settings.rabbitmq_url, "password") or "guest"
     return env
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (``run --host``) is this machine only: ``localhost``, 127.x, ``::1``."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost: it may resolve to any address
 
 
 def write_endpoints(settings: Settings) -> Path:

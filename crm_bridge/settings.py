@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
     twilio_account_sid: str | None = None
+    twilio_from_number: str | None = None  # caller id and SMS sender; unset: no SMS
+    # The REST channel's token (Authorization: Bearer). Required whenever Rasa listens beyond
+    # loopback: the configured one, else one generated once into var/.
+    rest_token: str | None = None
+    # Messages one sender may send in a minute before the assistant asks them to slow down.
+    sender_messages_per_minute: int = Field(default=20, ge=1)
+    # Active (upcoming) test-drive bookings one customer or conversation may hold.
+    max_active_bookings: int = Field(default=2, ge=1)
+    # Key of the erasure tombstones (a keyed hash of an erased number); generated into var/.
+    erasure_key: str | None = None
     model_cache_dir: Path = Field(default=Path.home() / ".cache" / "dealer-assistant" / "models")
     log_level: str = "INFO"
 
@@ -101,6 +111,19 @@ class Settings(BaseSettings):
     def effective_actions_token(self) -> str:
         """The action server's shared secret: the configured one, else one generated once."""
         return self.actions_token or self._generated_secret("actions_token")
+
+    def effective_rest_token(self) -> str:
+        """The REST channel's token: the configured one, else one generated once."""
+        return self.rest_token or self._generated_secret("rest_token")
+
+    def effective_erasure_key(self) -> bytes:
+        """The key of the erasure tombstones: the configured one, else one generated once."""
+        return (self.erasure_key or self._generated_secret("erasure_key")).encode("utf-8")
+
+    @property
+    def sms_configured(self) -> bool:
+        """Whether verification codes can be sent by SMS (the provider's account and sender)."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from_number)
 
     def _generated_secret(self, name: str) -> str:
         """A secret kept in ``var/<name>``, readable by its owner only, created on first use."""

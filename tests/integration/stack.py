@@ -21,6 +21,10 @@ from bot.model import ensure_model
 from crm_bridge import migrate
 from crm_bridge.settings import PROJECT_ROOT, Settings
 
+# The tests and the simulator talk at machine speed: unless their settings name an allowance (as
+# test_doors does, to test the limit), Rasa's per-sender rate limit is one no script reaches.
+HARNESS_MESSAGES_PER_MINUTE = 600
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -44,6 +48,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "MODEL_CACHE_DIR": str(settings.model_cache_dir),
         "REDIS_URL": settings.redis_url or "",
         "RABBITMQ_URL": settings.rabbitmq_url or "",
+        "TWILIO_API_BASE_URL": settings.twilio_api_base_url,
+        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid or "",
+        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token or "",
+        "TWILIO_FROM_NUMBER": settings.twilio_from_number or "",
+        "MAX_ACTIVE_BOOKINGS": str(settings.max_active_bookings),
     }
     return {key: value for key, value in values.items() if value}
 
@@ -94,6 +103,9 @@ def running_stack(
     settings: Settings, timeout: float = 240, with_gateway: bool = False
 ) -> Iterator[Stack]:
     """Rasa and the action server (and the gateway if asked), started as `make run` starts them."""
+    if "sender_messages_per_minute" not in settings.model_fields_set:
+        update = {"sender_messages_per_minute": HARNESS_MESSAGES_PER_MINUTE}
+        settings = settings.model_copy(update=update)
     migrate.upgrade(settings.effective_database_url)
     load_data(settings)
     model, _ = ensure_model(settings)

@@ -1,5 +1,5 @@
 """Doors closed: only Rasa may call the action server, which listens on loopback; a huge or
-hostile message cannot hold up the other conversations."""
+hostile message, or a sender flooding the REST channel, cannot hold up the other conversations."""
 
 from __future__ import annotations
 
@@ -20,10 +20,14 @@ from tests.integration.stack import Stack, stack_in
 
 pytestmark = pytest.mark.integration
 
+# A small per-sender allowance (SENDER_MESSAGES_PER_MINUTE), so that flooding takes few messages.
+ALLOWANCE = 6
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with stack_in(tmp_path_factory.mktemp("doors")) as running:
+    folder = tmp_path_factory.mktemp("doors")
+    with stack_in(folder, sender_messages_per_minute=ALLOWANCE) as running:
         yield running
 
 
@@ -106,3 +110,37 @@ def test_a_huge_message_is_answered_at_once_while_others_are_served(stack: Stack
     assert f"超过{MAX_MESSAGE_CHARS}个字" in over_replies[0]["text"]
     assert over_replies[-1].get("buttons")  # and the usual way on: models, test drive, a person
     assert at_limit_replies  # answered like any message
+
+
+def _slowed_down(replies: list[str]) -> bool:
+    """Whether ``replies`` is the request to slow down, in both languages (channels/limits.py)."""
+    return len(replies) == 1 and "请稍等" in replies[0] and "please wait" in replies[0]
+
+
+def test_flooding_sender_is_limited_while_another_is_served(stack: Stack) -> None:
+    """Over its allowance, a sender is asked to slow down and its messages never reach Rasa; a
+    second sender at the same time is answered as usual."""
+    assert stack.settings.sender_messages_per_minute == ALLOWANCE
+    flooder, buyer = (f"{who}-{uuid.uuid4().hex[:8]}" for who in ("flooder", "buyer"))
+    sent = ALLOWANCE + 4
+    with ThreadPoolExecutor(sent + 1) as pool:
+        floods = [pool.submit(stack.texts, flooder, "你好") for _ in range(sent)]
+        served = pool.submit(stack.texts, buyer, "你好")
+        flood_replies = [flood.result(timeout=120) for flood in floods]
+        greeting = served.result(timeout=120)
+    slowed = [replies for replies in flood_replies if _slowed_down(replies)]
+    answered = [replies for replies in flood_replies if not _slowed_down(replies)]
+    assert len(slowed) >= sent - ALLOWANCE
+    assert 1 <= len(answered) <= ALLOWANCE
+    assert all(answered)  # the admitted ones are answered as usual
+    # Rasa saw only the admitted messages of the flooder.
+    tracker = httpx.get(
+        f"{stack.rasa_url}/conversations/{flooder}/tracker",
+        params={"token": stack.token},
+        timeout=30,
+    ).json()
+    assert sum(event["event"] == "user" for event in tracker["events"]) == len(answered)
+    # The other sender, during the flood and after it, is greeted as usual.
+    for replies in (greeting, stack.texts(buyer, "你好")):
+        assert not _slowed_down(replies)
+        assert any(stack.settings.dealer_name in text for text in replies)

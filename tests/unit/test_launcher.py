@@ -6,7 +6,10 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.launcher import Service, services, supervise
+from crm_bridge.settings import Settings
 from tests.conftest import make_settings
 
 SERVER = """
@@ -106,3 +109,41 @@ def test_the_action_server_stays_on_loopback_when_rasa_listens_everywhere(tmp_pa
     assert specs["rasa"].argv[specs["rasa"].argv.index("--interface") + 1] == everywhere
     assert "--host" not in specs["actions"].argv  # the action server's own default applies
     assert settings.actions_host == "127.0.0.1"
+
+
+def rasa_env(settings: Settings, tmp_path: Path, host: str) -> dict[str, str]:
+    [rasa] = [s for s in services(settings, tmp_path / "model.tar.gz", host) if s.name == "rasa"]
+    return rasa.env
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])
+def test_on_loopback_the_rest_channel_needs_no_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    monkeypatch.setenv("DA_REST_TOKEN", "left-over-in-the-shell")  # the launcher decides, not it
+    env = rasa_env(make_settings(tmp_path), tmp_path, host)
+    assert "DA_REST_TOKEN" not in env
+    assert not (tmp_path / "var" / "rest_token").exists()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "dealer.example.com"])  # noqa: S104
+def test_beyond_loopback_rasa_gets_the_rest_token_in_its_environment(
+    tmp_path: Path, host: str
+) -> None:
+    settings = make_settings(tmp_path)
+    [rasa] = [s for s in services(settings, tmp_path / "model.tar.gz", host) if s.name == "rasa"]
+    token = (tmp_path / "var" / "rest_token").read_text()  # generated once, owner-only
+    assert len(token) >= 40
+    assert (tmp_path / "var" / "rest_token").stat().st_mode & 0o777 == 0o600
+    assert rasa.env["DA_REST_TOKEN"] == token == settings.effective_rest_token()
+    assert not any(token in arg for arg in rasa.argv)  # never on a command line
+    configured = make_settings(tmp_path, rest_token="from-the-environment")
+    assert rasa_env(configured, tmp_path, host)["DA_REST_TOKEN"] == "from-the-environment"
+
+
+def test_rasa_gets_the_per_sender_allowance(tmp_path: Path) -> None:
+    default = rasa_env(make_settings(tmp_path), tmp_path, "127.0.0.1")
+    assert default["DA_SENDER_MESSAGES_PER_MINUTE"] == "20"
+    settings = make_settings(tmp_path, sender_messages_per_minute=7)
+    for host in ("127.0.0.1", "0.0.0.0"):  # noqa: S104
+        assert rasa_env(settings, tmp_path, host)["DA_SENDER_MESSAGES_PER_MINUTE"] == "7"

@@ -1,0 +1,311 @@
+"""The input channels (channels/): the REST token and the per-sender rate limit, on a real Sanic
+server with the channels loaded from credentials.yml and registered by Rasa's own code. Only the
+agent behind them is a stand-in, which records what reaches it and answers through the channel."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import pytest
+import socketio
+from limits import RateLimitItemPerMinute, RateLimitItemPerSecond
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage, register
+from rasa.core.run import create_http_input_channels
+from sanic import Sanic
+
+from channels.limits import SLOW_DOWN, SenderLimiter
+from channels.rest import GuardedRestInput
+from channels.socketio import LimitedSocketIOInput
+
+CREDENTIALS = Path(__file__).resolve().parents[2] / "credentials.yml"
+TOKEN = "s3cret-token-of-the-rest-channel"
+T = TypeVar("T")
+
+
+@pytest.fixture(autouse=True)
+def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As sanic-testing does: several apps in one process (Sanic rewrites its methods at start)."""
+    monkeypatch.setattr(Sanic, "test_mode", True)
+
+
+@dataclass
+class RecordingAgent:
+    """Stands in for Rasa's agent (``app.ctx.agent``): records messages and echoes them."""
+
+    received: list[UserMessage] = field(default_factory=list)
+
+    async def handle_message(self, message: UserMessage) -> None:
+        self.received.append(message)
+        await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
+
+    def texts_of(self, sender: str) -> list[str]:
+        return [m.text for m in self.received if m.sender_id == sender]
+
+
+@dataclass
+class Server:
+    url: str
+    agent: RecordingAgent
+    app: Any  # a Sanic app (sanic 21.12 here; the app env type-checks with a later one)
+
+
+def loaded_channels(monkeypatch: pytest.MonkeyPatch, **environ: str | None) -> list[InputChannel]:
+    """The channels as Rasa builds them from credentials.yml, with ``environ`` in the env."""
+    for name, value in environ.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    return list(create_http_input_channels(None, str(CREDENTIALS)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def serving(channels: list[InputChannel]) -> AsyncIterator[Server]:
+    """A Sanic server on a free loopback port, ``channels`` registered as Rasa registers them."""
+    app = Sanic(f"channels_{uuid.uuid4().hex}", configure_logging=False)
+    agent = RecordingAgent()
+    app.ctx.agent = agent
+    register(channels, app, "/webhooks/")
+    port = free_port()  # Sanic takes port 0 for its default, 8000
+    server: Any = await app.create_server("127.0.0.1", port, return_asyncio_server=True)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    try:
+        yield Server(f"http://127.0.0.1:{port}", agent, app)
+    finally:
+        await server.before_stop()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()
+
+
+def run(scenario: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(scenario())  # type: ignore[arg-type]
+
+
+async def post(
+    http: aiohttp.ClientSession,
+    url: str,
+    sender: str,
+    text: str,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
+    async with http.post(
+        f"{url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text},
+        headers=headers or {},
+    ) as response:
+        return response.status, await response.json()
+
+
+def test_credentials_load_the_channels_under_rasa_names_and_urls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    channels = loaded_channels(monkeypatch, DA_REST_TOKEN=TOKEN, DA_SENDER_MESSAGES_PER_MINUTE="12")
+    rest, web = channels
+    assert isinstance(rest, GuardedRestInput)
+    assert isinstance(web, LimitedSocketIOInput)
+    assert (rest.name(), web.name()) == ("rest", "socketio")
+    assert rest.token == TOKEN
+    # Rasa's socket.io settings from the file are kept.
+    assert (web.user_message_evt, web.bot_message_evt) == ("user_uttered", "bot_uttered")
+    assert web.session_persistence is True
+    assert web.metadata_key == "customData"
+    assert web.socketio_path == "/socket.io"
+    for channel in channels:
+        allowances = [(i.amount, i.get_expiry()) for i in channel.limiter.allowances]
+        assert allowances == [(12, 60), (6, 10)]  # a minute's and a burst's
+
+    async def scenario() -> set[str]:
+        async with serving(channels) as server:
+            return {route.path for route in server.app.router.routes}
+
+    paths = run(scenario)
+    assert {"webhooks/rest/webhook", "webhooks/rest", "socket.io", "webhooks/socketio"} <= paths
+
+
+def test_with_a_token_every_message_needs_it_in_the_authorization_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    channels = loaded_channels(monkeypatch, DA_REST_TOKEN=TOKEN)
+
+    async def scenario() -> tuple[list[tuple[int, Any]], tuple[int, Any], int, RecordingAgent]:
+        async with serving(channels) as server, aiohttp.ClientSession() as http:
+            refused = [
+                await post(http, server.url, "intruder", "hi", headers)
+                for headers in (
+                    {},
+                    {"Authorization": "Bearer guessed"},
+                    {"Authorization": f"Bearer {TOKEN}x"},
+                    {"Authorization": f"Basic {TOKEN}"},
+                    {"Authorization": TOKEN},
+                    {"X-Token": TOKEN},
+                )
+            ]
+            # The token in the URL is never accepted (URLs end up in logs).
+            async with http.post(
+                f"{server.url}/webhooks/rest/webhook?token={TOKEN}",
+                json={"sender": "intruder", "message": "hi"},
+            ) as response:
+                refused.append((response.status, await response.json()))
+            accepted = await post(
+                http, server.url, "buyer", "你好", {"Authorization": f"bearer  {TOKEN}"}
+            )
+            async with http.get(f"{server.url}/webhooks/rest/") as health:
+                return refused, accepted, health.status, server.agent
+
+    refused, accepted, health, agent = run(scenario)
+    for status, body in refused:
+        assert status == 401
+        assert body["error"] == "unauthorized"
+    assert accepted == (200, [{"recipient_id": "buyer", "text": "echo: 你好"}])
+    assert health == 200  # the health check carries no message and stays open
+    assert [(m.sender_id, m.text, m.input_channel) for m in agent.received] == [
+        ("buyer", "你好", "rest")
+    ]
+
+
+def test_without_a_token_configured_none_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    channels = loaded_channels(monkeypatch, DA_REST_TOKEN=None)
+    assert isinstance(channels[0], GuardedRestInput)
+    assert channels[0].token is None
+
+    async def scenario() -> tuple[int, Any]:
+        async with serving(channels) as server, aiohttp.ClientSession() as http:
+            return await post(http, server.url, "buyer", "hello")
+
+    assert run(scenario) == (200, [{"recipient_id": "buyer", "text": "echo: hello"}])
+
+
+def test_a_flooding_rest_sender_is_slowed_down_while_another_is_served(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 4 a minute: 2 in any ten seconds.
+    channels = loaded_channels(monkeypatch, DA_REST_TOKEN=TOKEN, DA_SENDER_MESSAGES_PER_MINUTE="4")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def scenario() -> tuple[list[tuple[int, Any]], tuple[int, Any], RecordingAgent]:
+        async with serving(channels) as server, aiohttp.ClientSession() as http:
+            floods = [post(http, server.url, "flooder", f"m{n}", auth) for n in range(8)]
+            *flooded, other = await asyncio.gather(
+                *floods, post(http, server.url, "buyer", "你好", auth)
+            )
+            return flooded, other, server.agent
+
+    flooded, other, agent = run(scenario)
+    slow_down = (200, [{"recipient_id": "flooder", "text": SLOW_DOWN}])
+    assert sum(reply == slow_down for reply in flooded) == 6
+    echoed = [reply for reply in flooded if reply != slow_down]
+    assert len(echoed) == 2
+    assert all(status == 200 and body[0]["text"].startswith("echo: m") for status, body in echoed)
+    assert other == (200, [{"recipient_id": "buyer", "text": "echo: 你好"}])
+    # The excess never reached the agent.
+    assert len(agent.texts_of("flooder")) == 2
+    assert agent.texts_of("buyer") == ["你好"]
+    assert "请稍等" in SLOW_DOWN
+    assert "please wait" in SLOW_DOWN
+
+
+def test_the_allowance_frees_again_as_the_window_moves() -> None:
+    limiter = SenderLimiter(RateLimitItemPerSecond(2, 1))
+    assert [limiter.allow("flooder") for _ in range(3)] == [True, True, False]
+    assert limiter.allow("other")  # each sender has its own allowance
+    time.sleep(1.1)
+    assert [limiter.allow("flooder") for _ in range(3)] == [True, True, False]
+
+
+def test_a_burst_spends_only_half_of_the_minute() -> None:
+    limiter = SenderLimiter.per_minute(5)
+    assert [limiter.allow("quick") for _ in range(4)] == [True, True, True, False]
+    with pytest.raises(ValueError, match="DA_SENDER_MESSAGES_PER_MINUTE"):
+        SenderLimiter.from_environment({"DA_SENDER_MESSAGES_PER_MINUTE": "many"})
+    with pytest.raises(ValueError, match="at least 1"):
+        SenderLimiter.from_environment({"DA_SENDER_MESSAGES_PER_MINUTE": "0"})
+    default = SenderLimiter.from_environment({})
+    assert [(i.amount, i.get_expiry()) for i in default.allowances] == [(20, 60), (10, 10)]
+
+
+def test_the_socketio_callback_answers_a_flooding_sender_itself(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The web chat's callback, as the channel wraps it: real messages, a collecting output."""
+    channel = LimitedSocketIOInput(limiter=SenderLimiter(RateLimitItemPerMinute(2)))
+    agent = RecordingAgent()
+    guarded = channel.limiter.guard(agent.handle_message, channel.name())
+
+    async def say(sender: str, text: str) -> list[dict[str, Any]]:
+        output = CollectingOutputChannel()
+        await guarded(UserMessage(text, output, sender, input_channel="socketio"))
+        messages: list[dict[str, Any]] = output.messages
+        return messages
+
+    async def scenario() -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
+        flooded = [await say("session-a", f"m{n}") for n in range(4)]
+        return flooded, await say("session-b", "你好")
+
+    flooded, other = run(scenario)
+    assert flooded == [
+        [{"recipient_id": "session-a", "text": "echo: m0"}],
+        [{"recipient_id": "session-a", "text": "echo: m1"}],
+        [{"recipient_id": "session-a", "text": SLOW_DOWN}],
+        [{"recipient_id": "session-a", "text": SLOW_DOWN}],
+    ]
+    assert other == [{"recipient_id": "session-b", "text": "echo: 你好"}]
+    assert agent.texts_of("session-a") == ["m0", "m1"]
+    # Logged once a minute per sender, without its id (it may be personal data).
+    notices = [r.getMessage() for r in caplog.records if r.name == "channels.limits"]
+    assert notices == ["a sender on the socketio channel is over its allowance; asked to slow down"]
+
+
+def test_a_flooding_web_chat_session_gets_the_slow_down_as_a_bot_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Over socket.io, as the web chat widget talks (session persistence, user_uttered)."""
+    channels = loaded_channels(monkeypatch, DA_SENDER_MESSAGES_PER_MINUTE="2")
+
+    async def scenario() -> tuple[list[dict[str, Any]], RecordingAgent]:
+        async with serving(channels) as server:
+            client = socketio.AsyncClient()
+            said: list[dict[str, Any]] = []
+            all_said = asyncio.Event()
+
+            def bot_uttered(data: dict[str, Any]) -> None:
+                said.append(data)
+                if len(said) == 3:
+                    all_said.set()
+
+            client.on("bot_uttered", bot_uttered)
+            # Polling: this python-engineio's websocket client does not fit Rasa's aiohttp.
+            await client.connect(server.url, socketio_path="/socket.io", transports=["polling"])
+            try:
+                await client.emit("session_request", {"session_id": "web-1"})
+                await asyncio.sleep(0.2)  # the session joins its room
+                for n in range(3):
+                    await client.emit("user_uttered", {"message": f"m{n}", "session_id": "web-1"})
+                await asyncio.wait_for(all_said.wait(), 10)
+                await asyncio.sleep(0.2)  # and nothing more comes
+            finally:
+                await client.disconnect()
+            return said, server.agent
+
+    said, agent = run(scenario)
+    # 2 a minute: 1 in any ten seconds.
+    assert said == [{"text": "echo: m0"}, {"text": SLOW_DOWN}, {"text": SLOW_DOWN}]
+    assert [(m.text, m.input_channel) for m in agent.received] == [("m0", "socketio")]
