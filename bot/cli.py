@@ -134,6 +134,7 @@ def _customers(args: argparse.Namespace, settings: Settings) -> int:
     from actions.transcripts import Transcripts
     from crm_bridge import customers
     from crm_bridge.db import build_engine, build_session_factory, transaction
+    from crm_bridge.outbox import Outbox
     from crm_bridge.types import utcnow
 
     phone = clean_phone(args.phone)
@@ -152,12 +153,17 @@ def _customers(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(found, ensure_ascii=False, indent=2))
             return 0
         if args.customers_command == "erase":
+            key = settings.effective_erasure_key()
             with transaction(build_session_factory(engine)) as session:
-                senders = customers.erase_by_phone(session, phone, utcnow())
+                senders = customers.erase_by_phone(session, phone, utcnow(), key)
             if senders is None:
                 print(f"no customer or booking with {phone}: nothing to erase", file=sys.stderr)
                 return 1
             events = Transcripts(tracker).redact(senders)
+            # Writes kept while the database was down lose the number too (waiting or failed).
+            Outbox(settings.outbox_path, build_session_factory(engine)).redact(
+                set(senders), {phone}
+            )
             print(f"erased {phone}: customer record, leads' free text, bookings, survey comments "
                   f"and {len(senders)} conversation transcript(s) ({events} events)")  # fmt: skip
         with build_session_factory(engine)() as session:

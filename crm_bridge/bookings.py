@@ -22,14 +22,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crm_bridge import identity
 from crm_bridge.catalog import active_models, dealer
 from crm_bridge.conversations import latest_conversation
 from crm_bridge.dealer_data import WEEKDAYS
-from crm_bridge.leads import _insert, customer_for_phone, log_event, open_lead
+from crm_bridge.leads import _insert, log_event, new_or_known_customer, open_lead
 from crm_bridge.models import (
     ACTIVE_BOOKING_STATUSES,
     CHANNELS,
@@ -92,6 +93,14 @@ class SlotUnavailable(BookingError):
         super().__init__(f"slot unavailable: {reason}")
         self.reason = reason
         self.alternatives = alternatives
+
+
+class TooManyBookings(BookingError):
+    """The customer or conversation already holds ``limit`` upcoming test drives."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"already {limit} active bookings")
+        self.limit = limit
 
 
 class BookingNotFound(BookingError):
@@ -542,11 +551,13 @@ def book(
     language: str | None,
     customer_name: str | None,
     phone: str | None,
+    max_active: int | None = None,
 ) -> Booking:
     """Book a test drive of the model at ``start`` (a slot start), with a demo car and a consultant.
 
     The consultant is the least busy one free and working then. With a phone number (E.164) the
     booking joins the customer and their open lead, which becomes "test_drive_booked".
+    At most ``max_active`` upcoming bookings per conversation and per number (TooManyBookings).
     Raises UnknownModel, NoDemoCar or SlotUnavailable (with the nearest free slots).
     """
     _aware(start=start, now=now)
@@ -555,6 +566,8 @@ def book(
     if language is not None and language not in LANGUAGES:
         raise ValueError(f"unknown language {language!r}")
     _begin_write(session)
+    if max_active is not None:
+        _hold_limit(session, now, sender_id, phone, max_active)
     cars = _demo_cars(session, model_code)
     calendar = _Calendar(session, zone)
     reason = _reason(session, calendar, cars, start, now, None)
@@ -599,11 +612,29 @@ def book(
     return booking
 
 
+def _hold_limit(
+    session: Session, now: datetime, sender_id: str | None, phone: str | None, limit: int
+) -> None:
+    """Refuse a booking beyond ``limit`` active ones. On PostgreSQL a transaction lock per
+    conversation and number makes two racing requests count one after the other (SQLite has
+    one writer already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        for key in sorted(k for k in (sender_id, phone) if k):
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"booking:{key}"}
+            )
+    held = identity.active_bookings(session, now=now, sender_id=sender_id, phone=phone)
+    if held >= limit:
+        raise TooManyBookings(limit)
+
+
 def _join_lead(session: Session, booking: Booking, now: datetime, source: str) -> None:
     """The booking's customer (by phone) and open lead; the lead is now "test_drive_booked"."""
     assert booking.phone is not None
-    customer = customer_for_phone(session, booking.phone, now)
-    if customer.name is None and booking.customer_name:
+    customer, made = new_or_known_customer(session, booking.phone, now)
+    if booking.sender_id is not None:
+        identity.link(session, booking.sender_id, customer, "created" if made else "claimed", now)
+    if customer.name is None and booking.customer_name:  # never overwritten from a booking
         customer.name = booking.customer_name
         customer.updated_at = now
     lead, created = open_lead(session, customer, now)

@@ -109,7 +109,9 @@ def places_in_outbox(path: Path, phone: str) -> list[Place]:
     return [Place(f"outbox: {path.name}", rows)] if rows else []
 
 
-def erase_by_phone(session: Session, phone: str, at: datetime) -> list[str] | None:
+def erase_by_phone(
+    session: Session, phone: str, at: datetime, key: bytes | None = None
+) -> list[str] | None:
     """Erase the customer with this number and their bookings; the conversations they had are
     returned (for their transcripts), or None if the number is unknown."""
     customer = customer_by_phone(session, phone)
@@ -117,4 +119,4 @@ def erase_by_phone(session: Session, phone: str, at: datetime) -> list[str] | No
     if customer is None and not booked:
         return None
     senders = {sender for sender in booked if sender is not None}
-    return privacy.erase_person(session, senders, customer, at, phone=phone)
+    return privacy.erase_person(session, senders, customer, at, phone=phone, key=key)

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from crm_bridge import identity
 from crm_bridge.conversations import latest_conversation, start_conversation
-from crm_bridge.models import CLOSED_STATUSES, Customer, Lead, LeadEvent, LeadModel
+from crm_bridge.models import CLOSED_STATUSES, Customer, CustomerLink, Lead, LeadEvent, LeadModel
 from crm_bridge.models.leads import OPEN_LEAD_SQL
 
 # The dealership's convention (DESIGN.md): H buys within 7 days, A within 15, B within 30.
@@ -70,13 +71,23 @@ def _insert(session: Session, model: Any) -> Any:
 
 def customer_for_phone(session: Session, phone: str, at: datetime) -> Customer:
     """The customer with this phone number, created if new; safe against concurrent writers."""
+    return new_or_known_customer(session, phone, at)[0]
+
+
+def new_or_known_customer(session: Session, phone: str, at: datetime) -> tuple[Customer, bool]:
+    """The customer with this phone number and whether this call created them (the database
+    settles two writers racing with the same new number)."""
     stmt = (
         _insert(session, Customer)
         .values(phone=phone, created_at=at, updated_at=at)
         .on_conflict_do_nothing(index_elements=["phone"])
+        .returning(Customer.id)
     )
-    session.execute(stmt)
-    return session.scalars(select(Customer).where(Customer.phone == phone)).one()
+    created_id = session.execute(stmt).scalar_one_or_none()
+    customer = session.scalars(
+        select(Customer).where(Customer.phone == phone).execution_options(populate_existing=True)
+    ).one()
+    return customer, created_id is not None
 
 
 def open_lead(session: Session, customer: Customer, at: datetime) -> tuple[Lead, bool]:
@@ -97,46 +108,129 @@ def open_lead(session: Session, customer: Customer, at: datetime) -> tuple[Lead,
 
 
 def record_lead(
-    session: Session, sender_id: str, update: LeadUpdate, source: str, at: datetime
+    session: Session,
+    sender_id: str,
+    update: LeadUpdate,
+    source: str,
+    at: datetime,
+    erasure_key: bytes | None = None,
 ) -> Lead | None:
     """Write what the conversation knows into the customer's open lead.
 
-    Without consent nothing personal is stored and no lead is written. A conversation whose
-    customer gives a phone number already known joins that customer and their open lead.
+    Without consent nothing personal is stored and no lead is written. A write older than an
+    erasure of the conversation or the number (replayed late from the outbox) is dropped. A
+    conversation that gives a number already known, without having verified it, only adds to
+    that customer's lead (a contact attempt, new interest): it never changes their name or
+    contact details.
     """
     if not update.consent:
         return None
+    if erasure_key is not None and identity.erased_since(
+        session, erasure_key, at, sender_id=sender_id, phone=update.phone
+    ):
+        return None
     conversation = latest_conversation(session, sender_id) or start_conversation(
         session, sender_id, at, update.channel
-    )  # the conversation ties later writes to the same customer
-    customer = _customer(session, conversation.customer_id, update, at)
+    )
+    customer, trusted, new_link = _customer(session, sender_id, update, at)
     lead, created = open_lead(session, customer, at)
     if created:
         log_event(session, lead, at, source, "created", None, None, "new")
-    _apply(session, lead, update, source, at)
-    _set_customer(customer, update, at)
+    if trusted:
+        _apply(session, lead, update, source, at)
+        _set_customer(customer, update, at)
+    else:
+        _add_interest(session, lead, update, f"{source}:unverified"[:40], at, new_link)
     conversation.customer_id = customer.id
     conversation.lead_id = lead.id
     return lead
 
 
 def _customer(
-    session: Session, current_id: int | None, update: LeadUpdate, at: datetime
-) -> Customer:
-    current = session.get(Customer, current_id) if current_id is not None else None
-    if update.phone is None:
-        if current is not None:
-            return current
+    session: Session, sender_id: str, update: LeadUpdate, at: datetime
+) -> tuple[Customer, bool, bool]:
+    """The customer the conversation writes to, whether it may change their details, and
+    whether the conversation was linked to them just now."""
+    link = identity.current_link(session, sender_id)
+    current = session.get(Customer, link.customer_id) if link is not None else None
+    if current is not None and (update.phone is None or current.phone == update.phone):
+        trusted = identity.may_update(session, sender_id, current)
+        if trusted and current.phone is not None:
+            _absorb_anonymous(session, sender_id, current, at)
+        return current, trusted, False
+    if update.phone is None:  # consented, no number yet: an anonymous customer of its own
         customer = Customer(created_at=at, updated_at=at)
         session.add(customer)
         session.flush()
-        return customer
-    if current is not None and current.phone == update.phone:
-        return current
-    known = customer_for_phone(session, update.phone, at)
-    if current is not None and current.phone is None and current.id != known.id:
-        _merge_into(session, current, known, at)
-    return known
+        identity.link(session, sender_id, customer, "created", at)
+        return customer, True, True
+    owner = current is not None and identity.speaks_for(session, sender_id, current)
+    # (owner: made it and nobody else came to it, so a new number is a correction of its own)
+    known, made = new_or_known_customer(session, update.phone, at)
+    if made and current is not None and owner and current.phone is not None:
+        # A corrected number: the customer this conversation made takes the new one.
+        session.delete(known)
+        session.flush()
+        _log_contact_change(session, current, at)
+        current.phone, current.updated_at = update.phone, at
+        return current, True, False
+    if made or identity.is_verified(session, sender_id, update.phone):
+        new_link = identity.link(session, sender_id, known, "created" if made else "claimed", at)
+        _absorb_anonymous(session, sender_id, known, at)
+        return known, True, new_link
+    return known, False, identity.link(session, sender_id, known, "claimed", at)
+
+
+def _log_contact_change(session: Session, customer: Customer, at: datetime) -> None:
+    for lead in customer.leads:
+        if lead.status not in CLOSED_STATUSES:
+            log_event(session, lead, at, "conversation", "changed", "phone", None, "corrected")
+
+
+def _add_interest(
+    session: Session, lead: Lead, update: LeadUpdate, source: str, at: datetime, first: bool
+) -> None:
+    """What an unverified conversation may add: a contact attempt and interest, never details."""
+    if first:
+        log_event(session, lead, at, source, "contact", "contact_attempt", None, update.channel)
+    added = [code for code in update.model_interest if code not in lead.model_interest]
+    if added:
+        log_event(session, lead, at, source, "changed", "model_interest",
+                  ",".join(lead.model_interest),
+                  ",".join([*lead.model_interest, *added]))  # fmt: skip
+        lead.models.extend(
+            LeadModel(model_code=code, position=len(lead.models) + i)
+            for i, code in enumerate(added)
+        )
+    for name in ("budget_cny_max", "purchase_timeline_days", "payment", "trade_in"):
+        value = getattr(update, name)
+        if value is not None and getattr(lead, name) is None:
+            log_event(session, lead, at, source, "changed", name, None, value)
+            setattr(lead, name, value)
+    asked = set(questions_of(session, [lead.id]).get(lead.id, [])) if update.questions else set()
+    for question in dict.fromkeys(update.questions):
+        if question not in asked:
+            log_event(session, lead, at, source, "question", "question", None, question)
+    level = intention_level(lead.purchase_timeline_days)
+    if lead.level != level:
+        log_event(session, lead, at, source, "changed", "level", lead.level, level)
+        lead.level = level
+    lead.updated_at = at
+    session.flush()
+
+
+def _absorb_anonymous(session: Session, sender_id: str, known: Customer, at: datetime) -> None:
+    """Customers this conversation made before it had a number become ``known`` (its own)."""
+    for link in identity.links_of(session, sender_id):
+        anonymous = session.get(Customer, link.customer_id)
+        if (
+            anonymous is not None
+            and anonymous.id != known.id
+            and link.kind == "created"
+            and anonymous.phone is None
+            and anonymous.erased_at is None
+        ):
+            _merge_into(session, anonymous, known, at)
 
 
 def _merge_into(session: Session, anonymous: Customer, known: Customer, at: datetime) -> None:
@@ -167,6 +261,7 @@ def _merge_into(session: Session, anonymous: Customer, known: Customer, at: date
     for name in ("name", "email", "language"):
         if getattr(known, name) is None:
             setattr(known, name, getattr(anonymous, name))
+    session.execute(delete(CustomerLink).where(CustomerLink.customer_id == anonymous.id))
     session.delete(anonymous)
     session.flush()
 

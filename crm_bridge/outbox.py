@@ -8,6 +8,11 @@ it, so a lead never sees its changes out of order.
 
 A write that fails for another reason than an unreachable database (a bug, a constraint) is not
 retried forever: it is kept in the file as failed, with the error, for someone to look at.
+
+An erasure reaches the file too: the kept writes (waiting or failed) of the erased conversations
+and numbers lose their personal fields at once, and what the erasure returns is handed to the
+``after`` hook (the transcripts) when it is written, now or on replay. Erasing twice is harmless,
+so a hook that cannot reach its store keeps the erasure queued.
 """
 
 from __future__ import annotations
@@ -31,7 +36,10 @@ from crm_bridge.db import SessionFactory, transaction
 
 logger = logging.getLogger(__name__)
 
-Operation = Callable[[Session, dict[str, Any]], object]
+Operation = Callable[[Session, dict[str, Any], bytes | None], Any]
+Hook = Callable[[Any], object]
+# Fields of a kept lead write that identify the customer.
+PERSONAL_FIELDS = ("name", "phone", "email", "trade_in_vehicle")
 
 
 def _at(payload: dict[str, Any]) -> datetime:
@@ -39,17 +47,17 @@ def _at(payload: dict[str, Any]) -> datetime:
 
 
 OPERATIONS: dict[str, Operation] = {
-    "conversation.start": lambda s, p: conversations.start_conversation(
+    "conversation.start": lambda s, p, k: conversations.start_conversation(
         s, p["sender_id"], _at(p), p.get("channel")
     ),
-    "conversation.message": lambda s, p: conversations.record_message(
+    "conversation.message": lambda s, p, k: conversations.record_message(
         s, p["sender_id"], _at(p), channel=p.get("channel"), language=p.get("language")
     ),
-    "lead.record": lambda s, p: leads.record_lead(
-        s, p["sender_id"], leads.LeadUpdate(**p["update"]), p["source"], _at(p)
+    "lead.record": lambda s, p, k: leads.record_lead(
+        s, p["sender_id"], leads.LeadUpdate(**p["update"]), p["source"], _at(p), k
     ),
-    "privacy.opt_out": lambda s, p: privacy.opt_out(s, p["sender_id"], _at(p)),
-    "privacy.erase": lambda s, p: privacy.erase(s, p["sender_id"], _at(p)),
+    "privacy.opt_out": lambda s, p, k: privacy.opt_out(s, p["sender_id"], _at(p)),
+    "privacy.erase": lambda s, p, k: privacy.erase(s, p["sender_id"], _at(p), k),
 }
 
 _SCHEMA = """
@@ -85,9 +93,17 @@ def unreachable(error: BaseException) -> bool:
 class Outbox:
     """A durable, ordered queue of database writes in front of the dealership database."""
 
-    def __init__(self, path: Path, sessions: SessionFactory) -> None:
+    def __init__(
+        self,
+        path: Path,
+        sessions: SessionFactory,
+        erasure_key: bytes | None = None,
+        after: dict[str, Hook] | None = None,
+    ) -> None:
         self.path = path
         self.sessions = sessions
+        self.erasure_key = erasure_key
+        self.after = dict(after or {})
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
@@ -112,21 +128,57 @@ class Outbox:
         if operation not in OPERATIONS:
             raise ValueError(f"unknown operation {operation!r}")
         json.dumps(payload)  # refuse what could not be replayed, before anything is written
+        if operation == "privacy.erase":
+            self.redact({payload["sender_id"]}, set())
         if self._waiting:
             with self._lock:
                 if self._waiting and not self._drain_locked():
                     self._enqueue(operation, payload)
                     return None
         try:
-            with transaction(self.sessions) as session:
-                return OPERATIONS[operation](session, payload)
+            result = self._run(operation, payload)
         except exc.SQLAlchemyError as error:
             if not unreachable(error):
                 raise
-            logger.warning("database unreachable, %s kept for later: %s", operation, error)
+            logger.warning("database unreachable, %s kept for later", operation)
             with self._lock:
                 self._enqueue(operation, payload)
             return None
+        return result
+
+    def _run(self, operation: str, payload: dict[str, Any]) -> Any:
+        """The write in its own transaction, then what follows it (erasure: the kept writes and
+        the hook). Raises SQLAlchemyError as the database or the hook's store does."""
+        with transaction(self.sessions) as session:
+            result = OPERATIONS[operation](session, payload, self.erasure_key)
+        if operation == "privacy.erase" and isinstance(result, dict):
+            self.redact(set(result.get("senders", [])), set(result.get("phones", [])))
+        hook = self.after.get(operation)
+        if hook is not None:
+            hook(result)
+        return result
+
+    def redact(self, senders: set[str], phones: set[str]) -> int:
+        """Kept writes (waiting or failed) of these conversations or numbers lose their personal
+        fields. Returns how many changed."""
+        changed = 0
+        with self._connect() as db:
+            rows = db.execute("SELECT id, payload FROM pending").fetchall()
+            for row_id, text in rows:
+                payload = json.loads(text)
+                mine = payload.get("sender_id") in senders or any(p in text for p in phones)
+                update = payload.get("update")
+                if not mine or not isinstance(update, dict):
+                    continue
+                cleaned = {**update, **dict.fromkeys(PERSONAL_FIELDS)}
+                if cleaned != update:
+                    payload["update"] = cleaned
+                    db.execute(
+                        "UPDATE pending SET payload = ? WHERE id = ?",
+                        (json.dumps(payload, ensure_ascii=False), row_id),
+                    )
+                    changed += 1
+        return changed
 
     def drain(self) -> bool:
         """Replay kept writes in order. True when nothing is left waiting."""
@@ -163,12 +215,11 @@ class Outbox:
             ).fetchall()
             for row_id, operation, payload in rows:
                 try:
-                    with transaction(self.sessions) as session:
-                        OPERATIONS[operation](session, json.loads(payload))
+                    self._run(operation, json.loads(payload))
                 except exc.SQLAlchemyError as error:
                     if unreachable(error):
                         return False
-                    logger.error("kept write %s (%s) failed: %s", row_id, operation, error)
+                    logger.error("kept write %s (%s) failed: %s", row_id, operation, type(error))
                     db.execute(
                         "UPDATE pending SET failed_error = ? WHERE id = ?", (str(error), row_id)
                     )

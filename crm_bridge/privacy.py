@@ -1,43 +1,79 @@
 """The customer's rights: stop proactive messages (opt-out) and erase personal data (PIPL).
 
-Erasure removes what identifies a person (name, phone, email, free text they typed) and keeps the
-anonymous rows, so counts of conversations and leads stay right. Which conversations belonged to
-the person is returned, so the caller can also erase the transcripts it keeps elsewhere.
+Requests are resolved through the conversation's links to customers (``crm_bridge.identity``),
+whatever Rasa session they arrive in. Erasure removes what identifies a person (name, phone,
+email, free text they typed) and keeps the anonymous rows, so counts of conversations and leads
+stay right. It leaves a tombstone (a keyed hash, no personal data) so that a write made before it
+and replayed later cannot bring the data back. The conversations whose transcripts must go too
+are returned.
+
+A conversation erases all of a customer only when it speaks for them (a verified number, or it
+made the record alone); otherwise it erases what it brought itself and says so.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from crm_bridge.conversations import latest_conversation
-from crm_bridge.models import Booking, Conversation, Customer, Lead, LeadEvent, Survey
+from crm_bridge import identity
+from crm_bridge.identity import customer_of_sender
+from crm_bridge.models import (
+    Booking,
+    Conversation,
+    Customer,
+    CustomerLink,
+    Lead,
+    LeadEvent,
+    Survey,
+    VerificationCode,
+    VerifiedPhone,
+)
+
+__all__ = ["Erasure", "customer_of_sender", "erase", "erase_person", "may_contact", "opt_out"]
 
 # Lead fields holding text the customer typed; their values are removed from the lead history too.
 FREE_TEXT_FIELDS = ("trade_in_vehicle",)
 
 
-def customer_of_sender(session: Session, sender_id: str) -> Customer | None:
-    """The customer the sender's latest conversation belongs to, if known."""
-    conversation = latest_conversation(session, sender_id)
-    if conversation is None or conversation.customer_id is None:
-        return None
-    return session.get(Customer, conversation.customer_id)
+@dataclass
+class Erasure:
+    """What an erasure did: the conversations whose transcripts go, the numbers it erased, and
+    whether a customer record stayed because the conversation does not speak for it."""
+
+    senders: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+    whole_customer: bool = False
+    kept_unverified: list[str] = field(default_factory=list)  # numbers of customers kept
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "senders": self.senders,
+            "phones": self.phones,
+            "whole_customer": self.whole_customer,
+            "kept_unverified": self.kept_unverified,
+        }
 
 
 def opt_out(session: Session, sender_id: str, at: datetime) -> None:
-    """No more proactive messages to this sender, nor to the customer behind it on any channel."""
+    """No more proactive messages to this conversation, nor to the customers it speaks for on
+    any channel (a conversation that only gave someone's number stops its own messages)."""
     session.execute(
         update(Conversation)
         .where(Conversation.sender_id == sender_id, Conversation.opted_out_at.is_(None))
         .values(opted_out_at=at)
     )
-    customer = customer_of_sender(session, sender_id)
-    if customer is not None and customer.opted_out_at is None:
-        customer.opted_out_at = at
-        customer.updated_at = at
+    for link in identity.links_of(session, sender_id):
+        customer = session.get(Customer, link.customer_id)
+        if customer is None or customer.opted_out_at is not None:
+            continue
+        if identity.speaks_for(session, sender_id, customer):
+            customer.opted_out_at = at
+            customer.updated_at = at
     session.flush()
 
 
@@ -63,12 +99,33 @@ def may_contact(
     return True
 
 
-def erase(session: Session, sender_id: str, at: datetime) -> list[str]:
-    """Erase the personal data of the customer behind ``sender_id``.
+def erase(
+    session: Session, sender_id: str, at: datetime, key: bytes | None = None
+) -> dict[str, Any]:
+    """Erase what the conversation ``sender_id`` holds, and all of every customer it speaks for.
 
-    Returns every sender id (conversation on any channel) that belonged to them, this one included.
+    Returns ``Erasure.as_dict()``: JSON, since the outbox may replay this later.
     """
-    return erase_person(session, {sender_id}, customer_of_sender(session, sender_id), at)
+    result = Erasure(senders=[sender_id])
+    senders = {sender_id}
+    for link in identity.links_of(session, sender_id):
+        customer = session.get(Customer, link.customer_id)
+        if customer is None:
+            continue
+        if identity.speaks_for(session, sender_id, customer):
+            if customer.phone is not None:
+                result.phones.append(customer.phone)
+            senders |= set(erase_person(session, {sender_id}, customer, at, key=key))
+            result.whole_customer = True
+        else:
+            if customer.phone is not None:
+                result.kept_unverified.append(customer.phone)
+            identity.unlink(session, sender_id, customer.id)
+    # What the conversation brought itself: its bookings' names and numbers, its survey
+    # comments, the numbers it verified and the codes it was sent.
+    senders |= set(erase_person(session, {sender_id}, None, at, key=key))
+    result.senders = sorted(senders)
+    return result.as_dict()
 
 
 def erase_person(
@@ -77,24 +134,34 @@ def erase_person(
     customer: Customer | None,
     at: datetime,
     phone: str | None = None,
+    key: bytes | None = None,
 ) -> list[str]:
     """Erase ``customer`` (if known) and what the conversations ``senders`` hold; bookings made
     with ``phone`` too. Returns every sender id that belonged to them."""
     senders = set(senders)
     if customer is not None:
+        senders |= identity.senders_of(session, customer.id)
         senders |= set(
             session.scalars(
                 select(Conversation.sender_id).where(Conversation.customer_id == customer.id)
             )
         )
+    phones = {p for p in (phone, customer.phone if customer else None) if p}
     _erase_bookings(session, senders, customer, at, phone)
     _erase_survey_comments(session, senders, customer)
+    _erase_verification(session, senders, phones)
+    if key is not None:
+        for value in phones:
+            identity.bury(session, key, "phone", value, at)
+        for sender in senders:
+            identity.bury(session, key, "sender", sender, at)
     if customer is not None:
         customer.name = customer.phone = customer.email = None
         customer.consent, customer.consent_at = False, None
         customer.opted_out_at = customer.opted_out_at or at
         customer.erased_at = at
         customer.updated_at = at
+        session.execute(delete(CustomerLink).where(CustomerLink.customer_id == customer.id))
         for lead in session.scalars(select(Lead).where(Lead.customer_id == customer.id)):
             for name in FREE_TEXT_FIELDS:
                 setattr(lead, name, None)
@@ -115,6 +182,19 @@ def erase_person(
     )
     session.flush()
     return sorted(senders)
+
+
+def _erase_verification(session: Session, senders: set[str], phones: set[str]) -> None:
+    """Verified numbers go; the codes sent keep their rows (rate limits) but lose the number."""
+    whose: list[ColumnElement[bool]] = [VerifiedPhone.sender_id.in_(senders)]
+    if phones:
+        whose.append(VerifiedPhone.phone.in_(phones))
+    for row in session.scalars(select(VerifiedPhone).where(or_(*whose))):
+        session.delete(row)
+    codes: list[ColumnElement[bool]] = [VerificationCode.sender_id.in_(senders)]
+    if phones:
+        codes.append(VerificationCode.phone.in_(phones))
+    session.execute(update(VerificationCode).where(or_(*codes)).values(phone=None))
 
 
 def _erase_survey_comments(session: Session, senders: set[str], customer: Customer | None) -> None:

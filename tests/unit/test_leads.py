@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from crm_bridge import conversations, migrate
+from crm_bridge import conversations, identity, migrate
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, build_engine, build_session_factory, transaction
 from crm_bridge.dealer_data import load_dealer_data
@@ -94,18 +94,72 @@ def test_corrections_are_logged_with_old_and_new_value(db: SessionFactory) -> No
         assert (event.old_value, event.new_value) == ("400000", "350000")
 
 
-def test_same_phone_is_the_same_customer_across_conversations(db: SessionFactory) -> None:
-    write(db, "web-1", LeadUpdate(consent=True, channel="web", phone=PHONE, model_interest=["A6L"]))
-    # Another channel: first anonymous, then the same phone number.
+def test_a_number_given_elsewhere_only_adds_to_its_customers_lead(db: SessionFactory) -> None:
+    """A second conversation giving a known number proves nothing: it may add interest and is
+    logged as a contact attempt, but the name and contact details stay the customer's."""
+    write(db, "web-1", LeadUpdate(consent=True, channel="web", name="张伟", phone=PHONE,
+                                  model_interest=["A6L"]))  # fmt: skip
     write(db, "tg-9", LeadUpdate(consent=True, channel="telegram", budget_cny_max=500000))
-    write(db, "tg-9", LeadUpdate(consent=True, phone=PHONE, name="李娜"), T0 + timedelta(minutes=5))
+    later = T0 + timedelta(minutes=5)
+    write(db, "tg-9", LeadUpdate(consent=True, channel="telegram", phone=PHONE, name="李娜",
+                                 model_interest=["Q5L"], budget_cny_max=600000), later)  # fmt: skip
+    with db() as session:
+        customer = session.scalars(select(Customer).where(Customer.phone == PHONE)).one()
+        assert customer.name == "张伟"
+        [lead] = customer.leads
+        assert lead.model_interest == ["A6L", "Q5L"]
+        assert lead.budget_cny_max == 600000  # unknown before: new interest is kept
+        attempts = [e for e in lead.events if e.kind == "contact"]
+        assert [(e.field, e.new_value, e.source) for e in attempts] == [
+            ("contact_attempt", "telegram", "conversation:rest:unverified")
+        ]
+        assert identity.customer_of_sender(session, "tg-9") == customer
+        assert not identity.speaks_for(session, "tg-9", customer)
+        assert identity.speaks_for(session, "web-1", customer) is False  # no longer alone
+        assert identity.may_update(session, "web-1", customer)
+
+
+def test_a_verified_number_joins_its_customer(db: SessionFactory) -> None:
+    write(db, "web-1", LeadUpdate(consent=True, channel="web", name="张伟", phone=PHONE,
+                                  model_interest=["A6L"]))  # fmt: skip
+    write(db, "tg-9", LeadUpdate(consent=True, channel="telegram", budget_cny_max=500000))
+    with transaction(db) as session:
+        identity.verify_phone(session, "tg-9", PHONE, "telegram_contact", T0)
+    later = T0 + timedelta(minutes=5)
+    write(db, "tg-9", LeadUpdate(consent=True, phone=PHONE, name="张伟伟"), later)
     with db() as session:
         assert session.scalar(select(func.count()).select_from(Customer)) == 1
         lead = session.scalars(select(Lead)).one()
         assert lead.model_interest == ["A6L"]
         assert lead.budget_cny_max == 500000
         assert lead.customer is not None
-        assert lead.customer.name == "李娜"
+        assert lead.customer.name == "张伟伟"
+        assert identity.speaks_for(session, "tg-9", lead.customer)
+        # The conversation that made the record no longer speaks for the verified number.
+        assert not identity.may_update(session, "web-1", lead.customer)
+
+
+def test_a_corrected_number_moves_the_customer_instead_of_leaving_one_behind(
+    db: SessionFactory,
+) -> None:
+    write(db, "web-1", LeadUpdate(consent=True, name="张伟", phone="+8613900139000"))
+    write(db, "web-1", LeadUpdate(consent=True, phone=PHONE), T0 + timedelta(minutes=1))
+    with db() as session:
+        [customer] = session.scalars(select(Customer)).all()
+        assert (customer.name, customer.phone) == ("张伟", PHONE)
+
+
+def test_a_conversation_stays_linked_across_sessions(db: SessionFactory) -> None:
+    write(db, "web-1", LeadUpdate(consent=True, name="张伟", phone=PHONE))
+    with transaction(db) as session:  # Rasa starts a new session an hour later
+        conversations.start_conversation(session, "web-1", T0 + timedelta(hours=2), "web")
+    write(db, "web-1", LeadUpdate(consent=True, budget_cny_max=300000), T0 + timedelta(hours=2))
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(Customer)) == 1
+        customer = identity.customer_of_sender(session, "web-1")
+        assert customer is not None
+        assert customer.phone == PHONE
+        assert customer.leads[0].budget_cny_max == 300000
 
 
 def test_a_closed_lead_makes_room_for_a_new_one(db: SessionFactory) -> None:

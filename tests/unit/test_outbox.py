@@ -8,13 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 
+from crm_bridge import conversations
 from crm_bridge.catalog import load_dealer_data_into
+from crm_bridge.customers import places_in_outbox
 from crm_bridge.db import build_engine, build_session_factory, transaction
 from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.exports import lead_records
-from crm_bridge.leads import LeadUpdate
-from crm_bridge.models import Conversation
+from crm_bridge.leads import LeadUpdate, record_lead
+from crm_bridge.models import Conversation, Customer
 from crm_bridge.outbox import Outbox, lead_payload
 
 AT = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
@@ -74,4 +77,67 @@ def test_unknown_operations_and_unserialisable_payloads_are_refused(
         outbox.submit("drop.tables", {})
     with pytest.raises(TypeError):
         outbox.submit("conversation.start", {"sender_id": "s", "at": AT})
+    assert outbox.pending() == 0
+
+
+def test_an_erasure_while_the_database_is_down_completes_when_it_is_back(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The kept writes lose their personal fields at once (failed ones too); once the database is
+    back the erasure runs, the transcript hook gets every linked conversation, and the lead
+    write made before the erasure, replayed after it, brings nothing back."""
+    good = build_session_factory(engine)
+    with transaction(good) as session:
+        load_dealer_data_into(session, load_dealer_data())
+    phone = "+8613800138000"
+    first = LeadUpdate(
+        consent=True, channel="web", name="张伟", phone=phone, model_interest=["Q5L"]
+    )
+    with transaction(good) as session:  # written while the database was up, on two channels
+        conversations.start_conversation(session, "web-1", AT, "web")
+        record_lead(session, "web-1", first, "conversation:web", AT)
+    sessions = build_session_factory(build_engine(UNREACHABLE))
+    redacted: list[list[str]] = []
+    outbox = Outbox(
+        tmp_path / "outbox.sqlite", sessions, erasure_key=b"k",
+        after={"privacy.erase": lambda result: redacted.append(result["senders"])},
+    )  # fmt: skip
+    later = LeadUpdate(consent=True, name="张伟", phone=phone, trade_in_vehicle="帕萨特")
+    outbox.submit("lead.record", lead_payload("web-1", later, "conversation:web", AT))
+    bad = LeadUpdate(consent=True, name="张伟", phone=phone, budget_cny_max=-1)
+    outbox.submit("lead.record", lead_payload("web-1", bad, "conversation:web", AT))
+    erased_at = AT.replace(hour=3)
+    outbox.submit("privacy.erase", {"sender_id": "web-1", "at": erased_at.isoformat()})
+    assert places_in_outbox(outbox.path, phone) == []  # nothing personal waits in the file
+    assert redacted == []
+    sessions.configure(bind=engine)
+    assert outbox.drain() is True
+    assert redacted == [["web-1"]]
+    with good() as session:
+        customer = session.scalars(select(Customer)).one()
+        assert (customer.name, customer.phone, customer.erased_at) == (None, None, erased_at)
+        # Replayed late, a write from before the erasure is dropped.
+        assert record_lead(session, "web-1", first, "conversation:web", AT, b"k") is None
+    assert places_in_outbox(outbox.path, phone) == []
+
+
+def test_an_erasure_whose_transcripts_cannot_be_reached_stays_queued(
+    engine: Engine, tmp_path: Path
+) -> None:
+    good = build_session_factory(engine)
+    calls: list[object] = []
+
+    def tracker_store_down(result: object) -> None:
+        calls.append(result)
+        if len(calls) == 1:
+            raise OperationalError("SELECT", {}, ConnectionRefusedError("tracker store down"))
+
+    outbox = Outbox(
+        tmp_path / "outbox.sqlite", good, erasure_key=b"k",
+        after={"privacy.erase": tracker_store_down},
+    )  # fmt: skip
+    assert outbox.submit("privacy.erase", {"sender_id": "s1", "at": AT.isoformat()}) is None
+    assert outbox.pending() == 1
+    assert outbox.drain() is True
+    assert len(calls) == 2
     assert outbox.pending() == 0

@@ -1,0 +1,109 @@
+"""A local stand-in for the SMS provider's Messages API (Twilio's wire format): form-encoded
+POST /2010-04-01/Accounts/{AccountSid}/Messages.json with HTTP Basic auth (account SID and auth
+token), answered 201 with the message resource as JSON; wrong credentials get Twilio's 401."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+ACCOUNT_SID = "AC" + "0" * 32
+AUTH_TOKEN = "stub-auth-token"
+FROM_NUMBER = "+862168880000"
+PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-f]{32})/Messages\.json$")
+
+
+@dataclass
+class SmsStub:
+    """The messages the stub accepted, and how to reach it."""
+
+    base_url: str = ""
+    sent: list[dict[str, str]] = field(default_factory=list)
+    fail_with: int | None = None  # answer every request with this status instead
+
+    def codes_to(self, phone: str) -> list[str]:
+        """The six-digit codes texted to ``phone``, oldest first."""
+        found = []
+        for message in self.sent:
+            if message["To"] == phone:
+                match = re.search(r"\b(\d{6})\b", message["Body"])
+                if match:
+                    found.append(match.group(1))
+        return found
+
+    def env(self) -> dict[str, str]:
+        """The settings that point the product at the stub."""
+        return {
+            "TWILIO_API_BASE_URL": self.base_url,
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_FROM_NUMBER": FROM_NUMBER,
+        }
+
+
+def _handler(stub: SmsStub) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet: the test reports what matters."""
+
+        def _answer(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            match = PATH.match(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+            if self.headers.get("Authorization") != f"Basic {expected}":
+                self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                return
+            if match is None or match.group("sid") != ACCOUNT_SID:
+                self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+                return
+            if self.headers.get("Content-Type", "").split(";")[0] != (
+                "application/x-www-form-urlencoded"
+            ):
+                self._answer(400, {"code": 21609, "message": "Bad content type", "status": 400})
+                return
+            if stub.fail_with is not None:
+                self._answer(stub.fail_with, {"code": 30001, "message": "Queue overflow"})
+                return
+            if not form.get("To") or not form.get("Body") or form.get("From") != FROM_NUMBER:
+                self._answer(400, {"code": 21604, "message": "A 'To' phone number is required."})
+                return
+            stub.sent.append(form)
+            sid = "SM" + uuid.uuid4().hex
+            self._answer(201, {"sid": sid, "account_sid": ACCOUNT_SID, "to": form["To"],
+                               "from": form["From"], "body": form["Body"], "status": "queued",
+                               "num_segments": "1", "direction": "outbound-api"})  # fmt: skip
+
+    return Handler
+
+
+@contextmanager
+def running_sms_stub() -> Iterator[SmsStub]:
+    """The stub on a free local port, for as long as the block runs."""
+    stub = SmsStub()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stub))
+    stub.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield stub
+    finally:
+        server.shutdown()
+        server.server_close()
