@@ -21,6 +21,7 @@ from actions.transcripts import Transcripts
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.outbox import Outbox, unreachable
 from crm_bridge.settings import Settings
+from crm_bridge.sms import TwilioSms
 from crm_bridge.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -38,13 +39,15 @@ CHANNEL_OF_INPUT: Final = {
 
 @dataclass(frozen=True)
 class Services:
-    """Settings, database, the durable outbox for writes, transcripts and the clock."""
+    """Settings, database, the durable outbox for writes, transcripts, the SMS sender (None when
+    no provider is configured) and the clock."""
 
     settings: Settings
     sessions: SessionFactory
     outbox: Outbox
     transcripts: Transcripts
     clock: Callable[[], datetime] = field(default=utcnow)
+    sms: TwilioSms | None = None
 
     def today(self) -> date:
         """Today's date at the dealership (its configured time zone)."""

@@ -4,6 +4,7 @@ and the consent and contact questions, which the needs analysis and the test-dri
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from typing import Any, Final
 
@@ -160,6 +161,8 @@ class CheckedFormValidation(FormValidationAction, ABC):
             dispatcher.utter_message(response="utter_consent_thanks")
             return {"consent": True}
         if value is False:
+            # What was volunteered before the no leaves the stored transcript too.
+            await asyncio.to_thread(self.services.transcripts.redact_volunteered, tracker.sender_id)
             dispatcher.utter_message(response="utter_consent_declined")
             return {"consent": False, "name": None, "phone": None, "trade_in_vehicle": None}
         return {"consent": None}

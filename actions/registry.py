@@ -39,6 +39,7 @@ from actions.vehicles import (
     ActionCompareModels,
     ActionRouteStatement,
 )
+from actions.verification import ActionSubmitVerifyPhone, ValidateVerifyPhoneForm
 
 
 def build_actions(services: Services) -> list[Action]:
@@ -73,6 +74,8 @@ def build_actions(services: Services) -> list[Action]:
                 ActionTestDriveReminder,
                 ActionAskTestDriveFeedback,
                 ActionRecordTestDriveFeedback,
+                ValidateVerifyPhoneForm,
+                ActionSubmitVerifyPhone,
             )
         ),
         *(answer(services) for answer in answers),

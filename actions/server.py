@@ -15,10 +15,11 @@ from sanic.response import HTTPResponse, json
 from actions.base import Services
 from actions.registry import build_actions
 from actions.transcripts import Transcripts
-from crm_bridge.db import build_engine, build_session_factory
+from crm_bridge.db import SessionFactory, build_engine, build_session_factory
 from crm_bridge.logsafe import redact_logs
 from crm_bridge.outbox import Outbox
 from crm_bridge.settings import Settings, keep_private
+from crm_bridge.sms import TwilioSms
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +33,30 @@ OPEN_PATHS = frozenset({"/health"})
 def build_services(settings: Settings) -> Services:
     """Database, outbox and tracker store connections for the actions."""
     sessions = build_session_factory(build_engine(settings.effective_database_url))
+    transcripts = Transcripts(build_engine(settings.effective_tracker_store_url))
     return Services(
         settings=settings,
         sessions=sessions,
-        outbox=Outbox(settings.outbox_path, sessions),
-        transcripts=Transcripts(build_engine(settings.effective_tracker_store_url)),
+        outbox=erasing_outbox(settings, sessions, transcripts),
+        transcripts=transcripts,
+        sms=TwilioSms.from_settings(settings),
+    )
+
+
+def erasing_outbox(
+    settings: Settings, sessions: SessionFactory, transcripts: Transcripts
+) -> Outbox:
+    """The outbox whose erasures also redact the transcripts, when written (now or later)."""
+
+    def redact_transcripts(result: object) -> None:
+        if isinstance(result, dict):
+            transcripts.redact(result.get("senders") or [])
+
+    return Outbox(
+        settings.outbox_path,
+        sessions,
+        erasure_key=settings.effective_erasure_key(),
+        after={"privacy.erase": redact_transcripts},
     )
 
 

@@ -33,7 +33,10 @@ logger = logging.getLogger(__name__)
 
 # Slots whose values identify the customer.
 PERSONAL_SLOTS = frozenset({"name", "phone", "email", "trade_in_vehicle"})
+# Entities that identify the customer.
+PERSONAL_ENTITIES = frozenset({"phone", "person_name", "email"})
 REDACTED = "[erased]"
+REMOVED = "[removed]"
 
 _events = Table(
     "events",
@@ -65,6 +68,54 @@ def redact_event(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def volunteered(events: list[dict[str, Any]]) -> set[str]:
+    """Names, numbers and addresses the customer typed, as typed and as understood."""
+    found: set[str] = set()
+    for event in events:
+        if event.get("event") == "user":
+            text = event.get("text") or ""
+            parse = event.get("parse_data") if isinstance(event.get("parse_data"), dict) else {}
+            for entity in (parse or {}).get("entities") or []:
+                if entity.get("entity") not in PERSONAL_ENTITIES:
+                    continue
+                start, end = entity.get("start"), entity.get("end")
+                if isinstance(start, int) and isinstance(end, int) and 0 <= start < end:
+                    found.add(text[start:end])
+                if isinstance(entity.get("value"), str):
+                    found.add(entity["value"])
+        elif (
+            event.get("event") == "slot"
+            and event.get("name") in PERSONAL_SLOTS
+            and isinstance(event.get("value"), str)
+        ):
+            found.add(event["value"])
+    return {f for f in found if f.strip()}
+
+
+def remove_volunteered(event: dict[str, Any], found: set[str]) -> dict[str, Any]:
+    """The event with ``found`` cut out of its text, personal entities and slot values."""
+
+    def cut(text: Any) -> Any:
+        if not isinstance(text, str):
+            return text
+        for value in sorted(found, key=len, reverse=True):
+            text = text.replace(value, REMOVED)
+        return text
+
+    kind = event.get("event")
+    if kind in ("user", "bot"):
+        event["text"] = cut(event.get("text"))
+    if kind == "user" and isinstance(event.get("parse_data"), dict):
+        parse = event["parse_data"]
+        parse["text"] = cut(parse.get("text"))
+        parse["entities"] = [
+            e for e in parse.get("entities") or [] if e.get("entity") not in PERSONAL_ENTITIES
+        ]
+    if kind == "slot" and event.get("name") in PERSONAL_SLOTS:
+        event["value"] = None
+    return event
+
+
 class Transcripts:
     """Rasa's tracker store, as far as erasure needs it."""
 
@@ -83,6 +134,39 @@ class Transcripts:
             if "no such table" in str(error) or "does not exist" in str(error):
                 return 0  # Rasa has not stored a conversation yet
             raise
+
+    def redact_volunteered(self, sender_id: str) -> int:
+        """Cut what the customer volunteered (name, number, e-mail) out of the conversation's
+        stored events, e.g. when they decline consent; returns how many rows changed."""
+        changed = 0
+        try:
+            with self.engine.begin() as connection:
+                rows = connection.execute(
+                    select(_events.c.id, _events.c.data)
+                    .where(
+                        _events.c.sender_id == sender_id,
+                        _events.c.type_name.in_(("user", "bot", "slot")),
+                    )
+                    .order_by(_events.c.id)
+                ).all()
+                events = [(row_id, json.loads(data)) for row_id, data in rows]
+                found = volunteered([event for _, event in events])
+                if not found:
+                    return 0
+                for row_id, event in events:
+                    before = json.dumps(event, ensure_ascii=False)
+                    after = json.dumps(remove_volunteered(event, found), ensure_ascii=False)
+                    if after != before:
+                        connection.execute(
+                            update(_events).where(_events.c.id == row_id).values(data=after)
+                        )
+                        changed += 1
+        except (exc.NoSuchTableError, exc.OperationalError, exc.ProgrammingError) as error:
+            if "no such table" in str(error) or "does not exist" in str(error):
+                return 0
+            raise
+        logger.info("removed volunteered details from a transcript: %d events", changed)
+        return changed
 
     def redact(self, sender_ids: Iterable[str]) -> int:
         """Redact every stored event of these conversations; returns how many rows changed."""

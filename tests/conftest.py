@@ -13,11 +13,12 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from actions.base import Services
+from actions.server import erasing_outbox
 from actions.transcripts import Transcripts
 from crm_bridge import migrate
 from crm_bridge.db import SessionFactory, build_engine, build_session_factory
-from crm_bridge.outbox import Outbox
 from crm_bridge.settings import Settings
+from crm_bridge.sms import TwilioSms
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -34,11 +35,13 @@ def make_services(
     settings: Settings, sessions: SessionFactory, clock: Callable[[], datetime] | None = None
 ) -> Services:
     """The actions' services on a test database, with a real outbox and tracker store."""
+    transcripts = Transcripts(build_engine(settings.effective_tracker_store_url))
     return Services(
         settings=settings,
         sessions=sessions,
-        outbox=Outbox(settings.outbox_path, sessions),
-        transcripts=Transcripts(build_engine(settings.effective_tracker_store_url)),
+        outbox=erasing_outbox(settings, sessions, transcripts),
+        transcripts=transcripts,
+        sms=TwilioSms.from_settings(settings),
         **({"clock": clock} if clock else {}),
     )
 

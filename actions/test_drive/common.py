@@ -18,7 +18,7 @@ from actions.base import (
     DatabaseAction,
     Services,
 )
-from crm_bridge import bookings
+from crm_bridge import identity
 from crm_bridge.bookings import Slot
 from crm_bridge.models import Booking
 
@@ -103,15 +103,25 @@ def model_buttons(codes: list[str]) -> list[dict[str, str]]:
 
 
 async def customer_bookings(services: Services, tracker: Tracker) -> list[BookingView]:
-    """Upcoming bookings of this conversation or of the phone number it gave."""
+    """Upcoming bookings this conversation may see: its own, and those of a number it verified
+    (a number only given is not proof: ``hidden_bookings`` counts those)."""
+    return (await _bookings(services, tracker))[0]
+
+
+async def hidden_bookings(services: Services, tracker: Tracker) -> int:
+    """Upcoming bookings made elsewhere with the number given here (verification needed)."""
+    return (await _bookings(services, tracker))[1]
+
+
+async def _bookings(services: Services, tracker: Tracker) -> tuple[list[BookingView], int]:
     phone = checks.clean_phone(tracker.get_slot("phone"))
     now = services.clock()
-    return await services.in_transaction(
-        lambda s: [
-            BookingView.of(b)
-            for b in bookings.bookings_for(s, now=now, sender_id=tracker.sender_id, phone=phone)
-        ]
-    )
+
+    def read(session: Session) -> tuple[list[BookingView], int]:
+        found, hidden = identity.visible_bookings(session, tracker.sender_id, now=now, phone=phone)
+        return [BookingView.of(b) for b in found], hidden
+
+    return await services.in_transaction(read)
 
 
 def booking_view(session: Session, booking_id: int) -> BookingView | None:

@@ -15,24 +15,26 @@ from sqlalchemy.orm import Session
 from actions import formatting as fmt
 from actions import slots as checks
 from actions.base import (
+    Services,
     change_source,
     language_of,
 )
 from actions.test_drive.common import (
     AskAction,
     BookingView,
-    booking_view,
     customer_bookings,
+    hidden_bookings,
     moment_of,
 )
 from actions.test_drive.validation import TestDriveValidation
+from actions.verification import start_verification
 from crm_bridge import bookings
 from crm_bridge.catalog import dealer
 
 
 class ManageBookingValidation(TestDriveValidation, ABC):
-    """Finding the customer's booking: from this conversation or the phone number; several to
-    choose from are offered as buttons."""
+    """Finding the customer's booking: made in this conversation or with a number it verified;
+    several to choose from are offered as buttons."""
 
     async def candidates(self, tracker: Tracker) -> list[BookingView]:
         return await customer_bookings(self.services, tracker)
@@ -105,11 +107,11 @@ class ValidateRescheduleForm(ManageBookingValidation):
         booking_id = tracker.get_slot("td_booking")
         if booking_id is None:
             return {"td_time": None}  # asked again once the booking is known
-        booking_id = int(booking_id)
-        current = await self.services.in_transaction(lambda s: booking_view(s, booking_id))
+        current = await chosen_booking(self.services, tracker)
         if current is None:
             return {"td_time": None, "td_booking": None}
         language = language_of(tracker)
+        booking_id = current.id
         moment = await self.check_time(
             dispatcher, value, current.model, language, exclude_booking_id=booking_id
         )
@@ -146,6 +148,27 @@ class ValidateCancelForm(ManageBookingValidation):
         return self._result(dispatcher, tracker, "td_confirmed", value, None)
 
 
+async def chosen_booking(services: Services, tracker: Tracker) -> BookingView | None:
+    """The booking chosen in the form, if this conversation may still see it."""
+    booking_id = tracker.get_slot("td_booking")
+    if not isinstance(booking_id, int | float) or isinstance(booking_id, bool):
+        return None
+    found = await customer_bookings(services, tracker)
+    return next((b for b in found if b.id == int(booking_id)), None)
+
+
+async def not_found(
+    services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, purpose: str
+) -> list[EventType]:
+    """Nothing this conversation may see: bookings made elsewhere with the number given need the
+    number verified first; otherwise there is nothing to change."""
+    phone = checks.clean_phone(tracker.get_slot("phone"))
+    if phone is not None and await hidden_bookings(services, tracker):
+        return await start_verification(services, dispatcher, tracker, phone, purpose)
+    dispatcher.utter_message(response="utter_td_no_booking_found")
+    return []
+
+
 class ActionSubmitReschedule(AskAction):
     """The booking's new time, or why there was nothing to move."""
 
@@ -156,22 +179,18 @@ class ActionSubmitReschedule(AskAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         language = language_of(tracker)
-        booking_id = tracker.get_slot("td_booking")
-        found = (
-            await self.services.in_transaction(lambda s: booking_view(s, int(booking_id)))
-            if booking_id is not None
-            else None
-        )
+        reset: list[EventType] = [SlotSet("td_time", None), SlotSet("td_booking", None)]
+        found = await chosen_booking(self.services, tracker)
         if found is None:
-            dispatcher.utter_message(response="utter_td_no_booking_found")
-        elif tracker.get_slot("td_time") is not None:
+            return reset + await not_found(self.services, dispatcher, tracker, "reschedule")
+        if tracker.get_slot("td_time") is not None:
             dispatcher.utter_message(
                 response="utter_td_rescheduled",
                 model=found.model,
                 when=fmt.when(found.start.astimezone(self.zone), language),
                 consultant=found.consultant or "",
             )
-        return [SlotSet("td_time", None), SlotSet("td_booking", None)]
+        return reset
 
 
 class ActionSubmitCancel(AskAction):
@@ -185,10 +204,10 @@ class ActionSubmitCancel(AskAction):
     ) -> list[EventType]:
         language = language_of(tracker)
         reset: list[EventType] = [SlotSet("td_confirmed", None), SlotSet("td_booking", None)]
-        booking_id = tracker.get_slot("td_booking")
-        if booking_id is None:
-            dispatcher.utter_message(response="utter_td_no_booking_found")
-            return reset
+        chosen = await chosen_booking(self.services, tracker)
+        if chosen is None:
+            return reset + await not_found(self.services, dispatcher, tracker, "cancel")
+        booking_id = chosen.id
         if tracker.get_slot("td_confirmed") is not True:
             dispatcher.utter_message(response="utter_td_kept")
             return reset

@@ -254,6 +254,7 @@ class ValidateTestDriveForm(TestDriveValidation):
                 language=language,
                 customer_name=checks.clean_name(tracker.get_slot("name")),
                 phone=checks.clean_phone(tracker.get_slot("phone")),
+                max_active=self.services.settings.max_active_bookings,
             )
             session.flush()
             return BookingView.of(booking)
@@ -266,4 +267,8 @@ class ValidateTestDriveForm(TestDriveValidation):
         except bookings.NoDemoCar:
             dispatcher.utter_message(response="utter_td_slot_taken")
             return {"td_confirmed": None, "td_time": None, "td_model": None}
+        except bookings.TooManyBookings as held:
+            # The form ends here (a "no" to the booking); moving or cancelling one is offered.
+            dispatcher.utter_message(response="utter_td_too_many_bookings", limit=held.limit)
+            return {"td_confirmed": False}
         return {"td_confirmed": True, "td_booking": booked.id}

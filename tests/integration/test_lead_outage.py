@@ -6,10 +6,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from crm_bridge.db import build_engine, build_session_factory
+from crm_bridge import identity
+from crm_bridge.db import build_engine, build_session_factory, transaction
 from crm_bridge.exports import lead_records
+from crm_bridge.models import Customer
+from crm_bridge.types import utcnow
 from tests.conftest import make_settings
 from tests.integration.proxy import TcpProxy
 from tests.integration.stack import free_port, running_stack
@@ -73,6 +77,74 @@ def test_a_lead_written_while_the_database_is_down_arrives_later(
             assert "kept for later" in logs
             for personal in ("13522223333", "135 2222 3333", "刘洋"):
                 assert personal not in logs
+    finally:
+        proxy.down()
+        engine.dispose()
+
+
+def test_an_erasure_asked_while_the_database_is_down_completes_when_it_is_back(
+    postgres_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The customer is told the erasure is recorded; once the database is back their record is
+    erased and so are the transcripts of every conversation linked to them."""
+    direct = make_url(postgres_database)
+    proxy = TcpProxy(direct.host or "127.0.0.1", direct.port or 5432)
+    proxy.up()
+    through_proxy = direct.set(host="127.0.0.1", port=proxy.port)
+    settings = make_settings(
+        tmp_path_factory.mktemp("erase-outage"),
+        database_url=through_proxy.render_as_string(hide_password=False),
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        gateway_port=free_port(),
+    )
+    engine = build_engine(postgres_database)
+    sessions = build_session_factory(engine)
+    web, telegram, phone = "erase-web", "erase-tg", "+8613611112222"
+    try:
+        with running_stack(settings) as stack:
+            stack.texts(web, "我叫周杰，电话13611112222，想看Q5L，一个月内买")
+            stack.texts(web, "同意")
+            stack.texts(telegram, "你好，我电话136 1111 2222，A6L现在什么价")
+            stack.texts(telegram, "同意")
+            with transaction(sessions) as session:  # the web chat proved the number is its own
+                identity.verify_phone(session, web, phone, "telegram_contact", utcnow())
+
+            proxy.down()
+            assert "无法恢复" in stack.texts(web, "删除我的个人信息")[0]
+            queued = stack.texts(web, "确定删除")
+            assert "删除请求已记录" in queued[0], stack.log_tail()
+
+            proxy.up()
+            tracker_db = create_engine(settings.effective_tracker_store_url)
+            deadline = time.monotonic() + 60
+            while True:
+                with sessions() as session:
+                    left = session.scalars(select(Customer).where(Customer.phone == phone)).all()
+                with tracker_db.connect() as connection:
+                    stored = (
+                        connection.execute(
+                            text("SELECT data FROM events WHERE sender_id IN (:a, :b)"),
+                            {"a": web, "b": telegram},
+                        )
+                        .scalars()
+                        .all()
+                    )
+                mentions = [
+                    row for row in stored
+                    if any(p in row for p in ("13611112222", "136 1111 2222", "周杰"))
+                ]  # fmt: skip
+                if (not left and not mentions) or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            tracker_db.dispose()
+            assert left == [], stack.log_tail()
+            assert mentions == [], stack.log_tail()
+            with sessions() as session:
+                erased = session.scalars(
+                    select(Customer).where(Customer.erased_at.is_not(None))
+                ).all()
+                assert [(c.name, c.phone) for c in erased] == [(None, None)]
     finally:
         proxy.down()
         engine.dispose()

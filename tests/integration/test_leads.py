@@ -157,6 +157,18 @@ def test_a_customer_who_declines_is_helped_and_nothing_is_stored(stack: Stack) -
             session.scalars(select(Customer).where(Customer.phone == "+8613711112222")).all() == []
         )
     engine.dispose()
+    # What was volunteered before the no is gone from the stored transcript too.
+    tracker_db = create_engine(stack.settings.effective_tracker_store_url)
+    with tracker_db.connect() as connection:
+        stored = (
+            connection.execute(text("SELECT data FROM events WHERE sender_id = :s"), {"s": sender})
+            .scalars()
+            .all()
+        )
+    tracker_db.dispose()
+    assert stored
+    assert not any("13711112222" in row for row in stored)
+    assert any("Q3" in row for row in stored)  # the rest of the conversation stays
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ domain and a real database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,14 +25,16 @@ from actions.test_drive import (
     ValidateTestDriveForm,
     booking_questions,
 )
+from actions.verification import ActionSubmitVerifyPhone, ValidateVerifyPhoneForm
 from crm_bridge import bookings
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.exports import lead_records
-from crm_bridge.models import Booking, Survey
+from crm_bridge.models import Booking, LeadEvent, Survey
 from tests.conftest import make_services, make_settings
 from tests.domain import load_domain
+from tests.sms_stub import running_sms_stub
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)  # Monday 10:30 in Shanghai
@@ -291,27 +294,98 @@ async def test_rescheduling_moves_the_booking(services: Services) -> None:
         assert (moved.start, moved.status) == (wednesday, "rescheduled")
 
 
-async def test_a_booking_is_found_by_phone_from_another_conversation(services: Services) -> None:
-    _book(services, TUESDAY_10, sender="web-1")
-    _book(services, TUESDAY_10 + timedelta(days=2), sender="web-1", model="A6L")
-    validation = ValidateRescheduleForm(services)
-    dispatcher = CollectingDispatcher()
-    tracker = turn("改时间", "reschedule_test_drive", form="reschedule_form", sender="phone-2")
-    assert await validation.required_slots([], dispatcher, tracker, load_domain()) == [
-        "phone",
-        "td_booking",
-    ]
-    tracker = turn("13800138000", "inform", form="reschedule_form", sender="phone-2",
-                   before={"phone": PHONE}, requested="phone")  # fmt: skip
-    assert await validation.required_slots([], dispatcher, tracker, load_domain()) == ["td_booking"]
-    # Two bookings: the customer picks one by its time (the buttons' payload).
-    slots, _ = await run(
-        validation,
-        turn("/inform", "inform", form="reschedule_form", sender="phone-2",
-             before={"phone": PHONE}, candidates={"td_booking": TUESDAY_10.isoformat()},
-             requested="td_booking"),
+async def test_a_booking_made_elsewhere_needs_the_number_verified(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    """Another conversation with the customer's number sees nothing until a code sent by SMS to
+    that number is typed back; then it finds both bookings."""
+    with running_sms_stub() as stub:
+        settings = make_settings(tmp_path, **{k.lower(): v for k, v in stub.env().items()})
+        services = make_services(settings, sessions, lambda: NOW)
+        with transaction(sessions) as session:
+            load_dealer_data_into(session, load_dealer_data())
+        first = _book(services, TUESDAY_10, sender="web-1")
+        _book(services, TUESDAY_10 + timedelta(days=2), sender="web-1", model="A6L")
+        validation = ValidateRescheduleForm(services)
+        dispatcher = CollectingDispatcher()
+        tracker = turn("13800138000", "inform", form="reschedule_form", sender="phone-2",
+                       before={"phone": PHONE}, requested="phone")  # fmt: skip
+        assert await validation.required_slots([], dispatcher, tracker, load_domain()) == []
+        # A forged booking id in a slot does not reach someone else's booking either.
+        known = {"phone": PHONE, "td_booking": first, "td_confirmed": True}
+        forged = turn("/affirm", "affirm", form="", sender="phone-2", before=known)
+        events = await ActionSubmitCancel(services).run(dispatcher, forged, load_domain())
+        assert [m["response"] for m in dispatcher.messages] == ["utter_verify_code_sent"]
+        assert dispatcher.messages[0]["tail"] == "8000"
+        assert {"event": "followup", "name": "verify_phone_form"} in [
+            {k: e.get(k) for k in ("event", "name")} for e in events
+        ]
+        [code] = stub.codes_to(PHONE)
+        assert code not in json.dumps(events) + json.dumps(dispatcher.messages)
+        with sessions() as session:
+            booking = session.get(Booking, first)
+            assert booking is not None
+            assert booking.status == "booked"
+
+        def typed(text: str) -> Tracker:
+            return turn(text, "inform", form="verify_phone_form", sender="phone-2",
+                        before={"phone": PHONE, "verify_purpose": "cancel"},
+                        candidates={"verification_code": text},
+                        requested="verification_code")  # fmt: skip
+
+        form = ValidateVerifyPhoneForm(services)
+        wrong = "111111" if code != "111111" else "222222"
+        slots, said = await run(form, typed(wrong))
+        assert (responses(said), said[0]["left"], slots["verification_code"]) == (
+            ["utter_verify_code_wrong"], 4, None,
+        )  # fmt: skip
+        slots, said = await run(form, typed(" ".join(code)))  # "1 2 3 4 5 6" as a voice line
+        assert (responses(said), slots["verification_code"]) == (["utter_verified"], "verified")
+        events = await ActionSubmitVerifyPhone(services).run(
+            CollectingDispatcher(),
+            turn("", "inform", form="", sender="phone-2",
+                 before={"verification_code": "verified", "verify_purpose": "cancel"}),
+            load_domain(),
+        )  # fmt: skip
+        assert events[-1] == {"event": "followup", "name": "cancel_form", "timestamp": None}
+        assert await validation.required_slots([], dispatcher, tracker, load_domain()) == [
+            "td_booking"
+        ]
+        # A code works once.
+        slots, said = await run(form, typed(code))
+        assert (responses(said), slots["verification_code"]) == (["utter_verify_failed"], "failed")
+
+
+async def test_without_sms_a_person_confirms_before_anything_changes(services: Services) -> None:
+    booking_id = _book(services, TUESDAY_10, sender="web-1")
+    _, said = await run(
+        ActionSubmitCancel(services),
+        turn("/affirm", "affirm", form="", sender="phone-2",
+             before={"phone": PHONE, "td_booking": booking_id, "td_confirmed": True}),
     )  # fmt: skip
-    assert slots["td_booking"] is not None
+    assert responses(said) == ["utter_verify_by_person"]
+    with transaction(services.sessions) as session:
+        booking = session.get(Booking, booking_id)
+        assert booking is not None
+        assert booking.status == "booked"
+        [request] = [e for e in session.scalars(select(LeadEvent)) if e.kind == "request"]
+        assert (request.field, request.new_value) == ("verification", "cancel")
+
+
+async def test_a_third_active_booking_is_refused(services: Services) -> None:
+    _book(services, TUESDAY_10)
+    _book(services, TUESDAY_10 + timedelta(days=1), model="A6L")
+    slots, said = await run(
+        ValidateTestDriveForm(services),
+        turn("确认", "affirm", before={**READY, "td_model": "A4L",
+             "td_time": (TUESDAY_10 + timedelta(days=2)).isoformat()},
+             candidates={"td_confirmed": True}, requested="td_confirmed"),
+    )  # fmt: skip
+    assert responses(said) == ["utter_td_too_many_bookings"]
+    assert said[0]["limit"] == 2
+    assert slots["td_confirmed"] is False
+    with transaction(services.sessions) as session:
+        assert len(session.scalars(select(Booking)).all()) == 2
 
 
 async def test_cancelling_frees_the_slot(services: Services) -> None:
