@@ -16,7 +16,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from crm_bridge.leads import questions_of
+from crm_bridge.leads import follow_ups_of, questions_of
 from crm_bridge.models import (
     ACTIVE_BOOKING_STATUSES,
     CLOSED_STATUSES,
@@ -237,6 +237,7 @@ def to_adf(session: Session, zone: ZoneInfo) -> bytes:
     root = etree.Element("adf")
     every = leads(session)
     questions_by_lead = questions_of(session, [lead.id for lead in every])
+    follow_ups = follow_ups_of(session, [lead.id for lead in every])
     for lead in every:
         record = lead_record(lead, consultants, zone)
         prospect = etree.SubElement(root, "prospect", status="new")
@@ -277,7 +278,11 @@ def to_adf(session: Session, zone: ZoneInfo) -> bytes:
             _text(timeframe, "description", f"within {lead.purchase_timeline_days} days")
             latest = lead.created_at.astimezone(zone) + timedelta(days=lead.purchase_timeline_days)
             _text(timeframe, "latestdate", latest.date().isoformat())
-        _text(customer, "comments", _comments(record, questions_by_lead.get(lead.id, [])))
+        _text(
+            customer,
+            "comments",
+            _comments(record, questions_by_lead.get(lead.id, []), follow_ups.get(lead.id, [])),
+        )
         vendor = etree.SubElement(prospect, "vendor")
         vendor_name = dealer.name_en if dealer else PROVIDER
         _text(vendor, "vendorname", vendor_name)
@@ -324,7 +329,7 @@ def survey_records(session: Session, zone: ZoneInfo) -> list[dict[str, Any]]:
     return records
 
 
-def _comments(record: dict[str, Any], questions: list[str]) -> str:
+def _comments(record: dict[str, Any], questions: list[str], follow_ups: list[str]) -> str:
     parts = [f"Intention level {record['level'] or 'C'}", f"status {record['status']}"]
     if record["budget_cny_max"]:
         parts.append(f"budget up to {record['budget_cny_max']} CNY")
@@ -336,6 +341,8 @@ def _comments(record: dict[str, Any], questions: list[str]) -> str:
         parts.append(f"consultant: {record['consultant']}")
     if questions:
         parts.append("to confirm: " + ", ".join(questions))
+    if follow_ups:
+        parts.append("follow up: " + ", ".join(follow_ups))
     return "; ".join(parts)
 
 

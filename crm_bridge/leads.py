@@ -328,6 +328,30 @@ def questions_of(session: Session, lead_ids: list[int]) -> dict[int, list[str]]:
     return found
 
 
+# What a consultant is asked to act on: unverified contact attempts, requests to confirm by phone.
+FOLLOW_UP_KINDS = ("contact", "request")
+
+
+def follow_ups_of(session: Session, lead_ids: list[int]) -> dict[int, list[str]]:
+    """Per lead, what the consultant should act on, oldest first: a chat that gave the customer's
+    number without verifying it ("unverified contact via telegram"), or a request that waits for
+    a call to the customer's number ("confirm by phone: cancel")."""
+    found: dict[int, list[str]] = {}
+    rows = session.execute(
+        select(LeadEvent.lead_id, LeadEvent.kind, LeadEvent.new_value)
+        .where(LeadEvent.kind.in_(FOLLOW_UP_KINDS), LeadEvent.lead_id.in_(lead_ids))
+        .order_by(LeadEvent.id)
+    )
+    for lead_id, kind, value in rows:
+        note = (
+            f"unverified contact via {value or 'unknown channel'}"
+            if kind == "contact"
+            else f"confirm by phone: {value}"
+        )
+        found.setdefault(lead_id, []).append(note)
+    return found
+
+
 def log_event(
     session: Session,
     lead: Lead,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from lxml import etree
 
-from crm_bridge import bookings, conversations, exports
+from crm_bridge import bookings, conversations, exports, verification
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
@@ -163,6 +163,25 @@ def test_adf_lists_booked_test_drives(db: SessionFactory) -> None:
     assert first.findtext("customer/comments").endswith("consultant: 王磊")
     second = etree.fromstring(document).findall("prospect")[1]
     assert [v.get("interest") for v in second.findall("vehicle")] == ["buy"]
+
+
+def test_adf_tells_the_consultant_what_to_follow_up(db: SessionFactory) -> None:
+    """A chat that gave the customer's number without proving it, and a request waiting for a
+    call, reach the consultant with the lead (the customer's details stay as they were)."""
+    later = T0 + timedelta(hours=1)
+    with transaction(db) as session:
+        conversations.start_conversation(session, "tg-7", later, "telegram")
+        update = LeadUpdate(consent=True, channel="telegram", name="冒充者", phone="+8613800138000")
+        record_lead(session, "tg-7", update, "conversation:telegram", later)
+        verification.hand_to_person(session, "+8613800138000", "cancel", "conversation:rest", later)
+        document = exports.to_adf(session, SHANGHAI)
+    exports.validate_adf(document)
+    first = etree.fromstring(document).findall("prospect")[0]
+    names = {n.get("part"): n.text for n in first.findall("customer/contact/name")}
+    assert names == {"first": "伟", "last": "张"}
+    assert first.findtext("customer/comments").endswith(
+        "follow up: unverified contact via telegram, confirm by phone: cancel"
+    )
 
 
 def test_schema_rejects_what_adf_forbids() -> None:
