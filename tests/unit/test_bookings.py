@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crm_bridge import bookings
 from crm_bridge.bookings import BOOKING_FIELDS, Slot
+from crm_bridge.bookings import booking as booking_module  # where book looks up _choices
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import DEMO_FILE, DealerData, load_dealer_data
@@ -367,14 +368,14 @@ def test_a_lost_race_rolls_back_to_the_savepoint_and_tries_the_next_pair(
     with db() as session:
         taken = session.get_one(Booking, first)
         stale = (taken.demo_car_id, taken.consultant_id)
-    real = bookings._choices
+    real = booking_module._choices
     calls: list[int] = []
 
     def stale_once(*args: Any, **kwargs: Any) -> list[tuple[int, int]]:
         calls.append(1)
         return [stale, *real(*args, **kwargs)] if len(calls) == 1 else real(*args, **kwargs)
 
-    monkeypatch.setattr(bookings, "_choices", stale_once)
+    monkeypatch.setattr(booking_module, "_choices", stale_once)
     second = book(db, "Q5L", at(MON, 10), phone=PHONE)
     assert len(calls) == 2
     with db() as session:
@@ -385,7 +386,7 @@ def test_a_lost_race_rolls_back_to_the_savepoint_and_tries_the_next_pair(
     assert len(cells(db)) == 16
     # The retry finds nothing left: "full", and nothing half-written stays although the caller
     # goes on and commits its transaction.
-    monkeypatch.setattr(bookings, "_choices", lambda *args, **kwargs: [stale])
+    monkeypatch.setattr(booking_module, "_choices", lambda *args, **kwargs: [stale])
     with transaction(db) as session:
         with pytest.raises(bookings.SlotUnavailable) as full:
             bookings.book(
