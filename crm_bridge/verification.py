@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_bridge import identity
@@ -124,17 +124,16 @@ def check_code(session: Session, key: bytes, sender_id: str, code: str, now: dat
 
 
 def hand_to_person(session: Session, phone: str, request: str, source: str, at: datetime) -> bool:
-    """No code can be sent: the request goes on the lead of the number's customer for a
-    consultant to confirm by calling that number. Returns whether a lead took it."""
+    """No code can be sent: the request goes on the lead of the number's customer (the open one,
+    else the latest) for a consultant to confirm by calling that number. Returns whether a lead
+    took it."""
     owner = select(Customer.id).where(Customer.phone == phone)
     booked = select(Booking.customer_id).where(Booking.phone == phone)
+    open_first = case((Lead.status.in_(CLOSED_STATUSES), 1), else_=0)
     lead = session.scalars(
         select(Lead)
-        .where(
-            or_(Lead.customer_id.in_(owner), Lead.customer_id.in_(booked)),
-            Lead.status.not_in(CLOSED_STATUSES),
-        )
-        .order_by(Lead.id.desc())
+        .where(or_(Lead.customer_id.in_(owner), Lead.customer_id.in_(booked)))
+        .order_by(open_first, Lead.id.desc())
         .limit(1)
     ).first()
     if lead is None:

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crm_bridge import identity, verification
+from crm_bridge import conversations, identity, verification
+from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
-from crm_bridge.models import VerificationCode
+from crm_bridge.dealer_data import load_dealer_data
+from crm_bridge.leads import LeadUpdate, record_lead
+from crm_bridge.models import LeadEvent, VerificationCode
 from crm_bridge.sms import SmsError, TwilioSms
 from tests.conftest import make_settings
 from tests.sms_stub import ACCOUNT_SID, FROM_NUMBER, running_sms_stub
@@ -111,3 +114,17 @@ async def test_the_sms_goes_out_in_the_providers_format(
 
 def test_without_a_provider_no_sender_is_built(tmp_path: Path) -> None:
     assert TwilioSms.from_settings(make_settings(tmp_path)) is None
+
+
+def test_a_request_for_a_person_lands_on_the_customers_lead(sessions: SessionFactory) -> None:
+    with transaction(sessions) as session:
+        load_dealer_data_into(session, load_dealer_data())
+        conversations.start_conversation(session, "web-1", NOW, "web")
+        lead = record_lead(session, "web-1", LeadUpdate(consent=True, phone=PHONE), "t", NOW)
+        assert lead is not None
+        lead.status = "won"  # even a closed lead takes it: the customer is known
+        assert verification.hand_to_person(session, PHONE, "erase", "conversation:rest", NOW)
+        assert not verification.hand_to_person(session, "+8613900139000", "erase", "x", NOW)
+    with sessions() as session:
+        [request] = session.scalars(select(LeadEvent).where(LeadEvent.kind == "request")).all()
+        assert (request.field, request.new_value) == ("verification", "erase")
