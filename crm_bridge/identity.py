@@ -202,28 +202,6 @@ def visible_bookings(
     return visible, hidden
 
 
-def active_bookings(
-    session: Session, *, now: datetime, sender_id: str | None, phone: str | None
-) -> int:
-    """Upcoming active bookings held by the conversation or the customer with this number."""
-    keys = []
-    if sender_id is not None:
-        keys.append(Booking.sender_id == sender_id)
-    if phone is not None:
-        keys.append(Booking.phone == phone)
-        keys.append(Booking.customer_id.in_(select(Customer.id).where(Customer.phone == phone)))
-    if not keys:
-        return 0
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Booking)
-            .where(or_(*keys), Booking.status.in_(ACTIVE_BOOKING_STATUSES), Booking.start >= now)
-        )
-        or 0
-    )
-
-
 # Erasure tombstones: a keyed hash, so the table holds no number and no conversation id.
 
 

@@ -18,14 +18,15 @@ The package re-exports its public names; they live in:
 - ``errors``: ``Slot``, ``BookingError`` and its subclasses, ``REASONS``;
 - ``calendar``: opening hours, holidays, consultants' hours, the 15-minute cells (``CELL``);
 - ``availability``: reading (``demo_models``, ``nearest_demo_models``, ``free_slots``,
-  ``check_slot``);
+  ``check_slot``, ``bookings_for``);
 - ``booking``: writing a new booking (``book``) and the write helpers;
-- ``changes``: ``bookings_for``, ``reschedule``, ``cancel``, ``mark_outcome`` (``OUTCOMES``,
+- ``changes``: ``reschedule``, ``cancel``, ``mark_outcome`` (``OUTCOMES``,
   ``SURVEY_DELAY``);
 - ``records``: export (``booking_record``, ``booking_records``, ``BOOKING_FIELDS``).
 """
 
 from crm_bridge.bookings.availability import (
+    bookings_for,
     check_slot,
     demo_models,
     free_slots,
@@ -36,7 +37,6 @@ from crm_bridge.bookings.calendar import CELL, Taken
 from crm_bridge.bookings.changes import (
     OUTCOMES,
     SURVEY_DELAY,
-    bookings_for,
     cancel,
     mark_outcome,
     reschedule,

@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from crm_bridge.bookings.calendar import _Calendar, _free, _taken
 from crm_bridge.bookings.errors import NoDemoCar, Slot, UnknownModel
 from crm_bridge.catalog import active_models
-from crm_bridge.models import CatalogModel, DemoCar
+from crm_bridge.models import ACTIVE_BOOKING_STATUSES, Booking, CatalogModel, DemoCar
 
 
 def demo_models(session: Session) -> list[str]:
@@ -183,3 +183,32 @@ def check_slot(
     _aware(start=start, now=now)
     cars = _demo_cars(session, model_code)
     return _reason(session, _Calendar(session, zone), cars, start, now, exclude_booking_id)
+
+
+def bookings_for(
+    session: Session,
+    *,
+    now: datetime,
+    sender_id: str | None = None,
+    phone: str | None = None,
+    customer_id: int | None = None,
+    active_only: bool = True,
+    upcoming_only: bool = True,
+) -> list[Booking]:
+    """Bookings matching any of the keys given, by start; upcoming: starting at ``now`` or later."""
+    _aware(now=now)
+    keys = []
+    if sender_id is not None:
+        keys.append(Booking.sender_id == sender_id)
+    if phone is not None:
+        keys.append(Booking.phone == phone)
+    if customer_id is not None:
+        keys.append(Booking.customer_id == customer_id)
+    if not keys:
+        return []
+    stmt = select(Booking).where(or_(*keys)).order_by(Booking.start, Booking.id)
+    if active_only:
+        stmt = stmt.where(Booking.status.in_(ACTIVE_BOOKING_STATUSES))
+    if upcoming_only:
+        stmt = stmt.where(Booking.start >= now)
+    return list(session.scalars(stmt))

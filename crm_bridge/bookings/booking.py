@@ -19,7 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm_bridge import identity
-from crm_bridge.bookings.availability import _aware, _demo_cars, _reason, free_slots
+from crm_bridge.bookings.availability import (
+    _aware,
+    _demo_cars,
+    _reason,
+    bookings_for,
+    free_slots,
+)
 from crm_bridge.bookings.calendar import _Calendar, _cells, _free, _instant, _taken
 from crm_bridge.bookings.errors import BookingNotFound, SlotUnavailable, TooManyBookings
 from crm_bridge.conversations import latest_conversation
@@ -31,6 +37,7 @@ from crm_bridge.models import (
     Booking,
     BookingCell,
     BookingEvent,
+    Customer,
     LeadModel,
 )
 
@@ -227,7 +234,8 @@ def _hold_limit(
             session.execute(
                 text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"booking:{key}"}
             )
-    held = identity.active_bookings(session, now=now, sender_id=sender_id, phone=phone)
+    owner = session.scalar(select(Customer.id).where(Customer.phone == phone)) if phone else None
+    held = len(bookings_for(session, now=now, sender_id=sender_id, phone=phone, customer_id=owner))
     if held >= limit:
         raise TooManyBookings(limit)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,35 +25,6 @@ from crm_bridge.models import ACTIVE_BOOKING_STATUSES, Booking, BookingCell, Lea
 
 OUTCOMES = ("completed", "no_show")
 SURVEY_DELAY = timedelta(hours=2)  # the post-test-drive survey, after the drive ends
-
-
-def bookings_for(
-    session: Session,
-    *,
-    now: datetime,
-    sender_id: str | None = None,
-    phone: str | None = None,
-    customer_id: int | None = None,
-    active_only: bool = True,
-    upcoming_only: bool = True,
-) -> list[Booking]:
-    """Bookings matching any of the keys given, by start; upcoming: starting at ``now`` or later."""
-    _aware(now=now)
-    keys = []
-    if sender_id is not None:
-        keys.append(Booking.sender_id == sender_id)
-    if phone is not None:
-        keys.append(Booking.phone == phone)
-    if customer_id is not None:
-        keys.append(Booking.customer_id == customer_id)
-    if not keys:
-        return []
-    stmt = select(Booking).where(or_(*keys)).order_by(Booking.start, Booking.id)
-    if active_only:
-        stmt = stmt.where(Booking.status.in_(ACTIVE_BOOKING_STATUSES))
-    if upcoming_only:
-        stmt = stmt.where(Booking.start >= now)
-    return list(session.scalars(stmt))
 
 
 def reschedule(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import column, create_engine, select, table
 
 from bot.launcher import load_data, services
 from bot.model import ensure_model
@@ -24,6 +25,8 @@ from crm_bridge.settings import PROJECT_ROOT, Settings
 # The tests and the simulator talk at machine speed: unless their settings name an allowance (as
 # test_doors does, to test the limit), Rasa's per-sender rate limit is one no script reaches.
 HARNESS_MESSAGES_PER_MINUTE = 600
+# Rasa's SQL tracker store, as far as the tests read it.
+_EVENTS = table("events", column("sender_id"), column("data"))
 
 
 def free_port() -> int:
@@ -89,6 +92,18 @@ class Stack:
 
     def texts(self, sender: str, text: str) -> list[str]:
         return [reply.get("text", "") for reply in self.say(sender, text)]
+
+    def transcript(self, *senders: str) -> list[str]:
+        """The stored events (JSON) of these conversations in Rasa's tracker store."""
+        engine = create_engine(self.settings.effective_tracker_store_url)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    select(_EVENTS.c.data).where(_EVENTS.c.sender_id.in_(senders))
+                )
+                return [str(data) for data in rows.scalars()]
+        finally:
+            engine.dispose()
 
     def log_tail(self, lines: int = 60) -> str:
         out = []

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from crm_bridge.db import build_engine, build_session_factory
 from crm_bridge.models import Booking, Customer
@@ -172,14 +172,7 @@ def test_opt_out_and_erasure_after_a_new_session(stack: Stack) -> None:
         gone = session.get(Customer, customer_id)
         assert gone is not None
         assert (gone.name, gone.phone) == (None, None)
-    tracker_db = create_engine(stack.settings.effective_tracker_store_url)
-    with tracker_db.connect() as connection:
-        stored = (
-            connection.execute(text("SELECT data FROM events WHERE sender_id = :s"), {"s": me})
-            .scalars()
-            .all()
-        )
-    tracker_db.dispose()
+    stored = stack.transcript(me)
     assert not any("13933334444" in row or "钱多多" in row for row in stored)
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from crm_bridge.db import build_engine, build_session_factory
 from crm_bridge.models import Conversation, Customer
@@ -158,14 +158,7 @@ def test_a_customer_who_declines_is_helped_and_nothing_is_stored(stack: Stack) -
         )
     engine.dispose()
     # What was volunteered before the no is gone from the stored transcript too.
-    tracker_db = create_engine(stack.settings.effective_tracker_store_url)
-    with tracker_db.connect() as connection:
-        stored = (
-            connection.execute(text("SELECT data FROM events WHERE sender_id = :s"), {"s": sender})
-            .scalars()
-            .all()
-        )
-    tracker_db.dispose()
+    stored = stack.transcript(sender)
     assert stored
     assert not any("13711112222" in row for row in stored)
     assert any("Q3" in row for row in stored)  # the rest of the conversation stays
@@ -244,14 +237,7 @@ def test_opt_out_and_erasure(stack: Stack) -> None:
     [lead] = [r for r in leads if r["model_interest"] == ["Q4 e-tron"] and r["name"] is None]
     assert (lead["phone"], lead["consent"], lead["purchase_timeline_days"]) == (None, False, 30)
     # The transcript in Rasa's tracker store no longer holds what was said.
-    tracker_db = create_engine(stack.settings.effective_tracker_store_url)
-    with tracker_db.connect() as connection:
-        stored = (
-            connection.execute(text("SELECT data FROM events WHERE sender_id = :s"), {"s": sender})
-            .scalars()
-            .all()
-        )
-    tracker_db.dispose()
+    stored = stack.transcript(sender)
     assert stored
     assert not any("13655554444" in row or "陈静" in row for row in stored)
 
