@@ -12,7 +12,7 @@ PY310 ?= $(shell ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10
 UV := $(APP_VENV)/bin/uv
 WEBCHAT_VERSION := 1.0.1
 WEBCHAT_SHA256 := cd2a8ee5211df95c626fc78bcf9d7d3a50368eacd43c7154476d29e519d42685
-WEBCHAT := bot/web/vendor/rasa-webchat/index.js
+WEBCHAT := bot/gateway/web/vendor/rasa-webchat/index.js
 
 .PHONY: help setup browser run test lint typecheck pytest train lock clean
 
@@ -89,4 +89,4 @@ lock: $(APP_VENV)/.synced
 	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --python-platform x86_64-unknown-linux-gnu --generate-hashes -q -o requirements/app.lock
 
 clean:
-	rm -rf $(APP_VENV) $(RASA_VENV) bot/web/vendor var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(APP_VENV) $(RASA_VENV) bot/gateway/web/vendor var .mypy_cache .ruff_cache .pytest_cache

@@ -6,7 +6,7 @@
     .venv/bin/python bench/load.py --py-spy /tmp/profile   # also sample Rasa and the action server
 
 Starts, in a temporary folder and on free loopback ports, the project's stack as `make run` starts
-it (Rasa with the cached model and the action server, through `bot.launcher`), and the assistant
+it (Rasa with the cached model and the action server, through `bot.runtime.launcher`), and the assistant
 that `rasa init --no-prompt` creates (trained into the temporary folder with the project's
 `.venv-rasa/bin/rasa`, served by `rasa run --enable-api`, without an action server: it has no
 custom actions). Then, in the same run, it drives simultaneous buyers through the REST channel
@@ -44,9 +44,9 @@ sys.path.insert(0, str(ROOT))
 
 from report import write_section  # noqa: E402
 
-from bot.launcher import load_data, services, supervise  # noqa: E402
-from bot.model import ensure_model  # noqa: E402
-from bot.paths import RASA_BIN  # noqa: E402
+from bot.runtime.launcher import load_data, services, supervise  # noqa: E402
+from bot.runtime.model import ensure_model  # noqa: E402
+from bot.runtime.paths import RASA_BIN  # noqa: E402
 from crm_bridge import migrate  # noqa: E402
 from crm_bridge.settings import Settings  # noqa: E402
 from tests.integration.stack import free_port, settings_env  # noqa: E402
@@ -278,7 +278,7 @@ async def stock_server(folder: Path, log: Path) -> AsyncIterator[Target]:
 
 @contextlib.asynccontextmanager
 async def stack_server(settings: Settings, log: Path) -> AsyncIterator[Target]:
-    """Rasa and the action server started by `bot.launcher.supervise`, as `make run` does."""
+    """Rasa and the action server started by `bot.runtime.launcher.supervise`, as `make run` does."""
     migrate.upgrade(settings.effective_database_url)
     load_data(settings)
     say("stack: model (from the cache, trained if missing)")

@@ -11,13 +11,13 @@ from crm_bridge.settings import Settings, keep_private
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.launcher import run
+    from bot.runtime.launcher import run
 
     return run(settings, host=args.host)
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.model import ensure_model
+    from bot.runtime.model import ensure_model
 
     path, trained = ensure_model(settings, force=args.force)
     print(f"{'trained' if trained else 'up to date'}: {path}")
@@ -40,7 +40,7 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 def _data(args: argparse.Namespace, settings: Settings) -> int:
     from pydantic import ValidationError
 
-    from bot.launcher import load_data
+    from bot.runtime.launcher import load_data
 
     path = args.file or settings.dealer_data_path
     try:

@@ -18,8 +18,8 @@ import httpx
 import yaml
 from sqlalchemy import column, create_engine, select, table
 
-from bot.launcher import load_data, services
-from bot.model import ensure_model
+from bot.runtime.launcher import load_data, services
+from bot.runtime.model import ensure_model
 from crm_bridge import migrate
 from crm_bridge.settings import PROJECT_ROOT, Settings
 

@@ -19,7 +19,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from lxml import etree
 
-from bot import reminders
+from bot.jobs import reminders
 from crm_bridge.db import build_engine, build_session_factory
 from tests.conftest import make_settings
 from tests.integration.stack import Stack, free_port, running_stack

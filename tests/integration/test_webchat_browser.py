@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import paths
+from bot.runtime import paths
 from tests.conftest import make_settings
 from tests.integration.stack import Stack, free_port, running_stack
 

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from bot import paths
-from bot.gateway import create_app
+from bot.gateway.app import create_app
+from bot.runtime import paths
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.skipif(

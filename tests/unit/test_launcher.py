@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.launcher import Service, services, supervise
+from bot.runtime.launcher import Service, services, supervise
 from crm_bridge.settings import Settings
 from tests.conftest import make_settings
 

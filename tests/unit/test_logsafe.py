@@ -57,7 +57,9 @@ def test_every_logger_and_traceback_is_masked(
 ) -> None:
     with caplog.at_level(logging.INFO):
         logging.getLogger("httpx").info("HTTP Request: POST %s", "http://x/y?token=abc")
-        logging.getLogger("bot.reminders").info("notice for %s: %s", "王经理", "张伟 13800138000")
+        logging.getLogger("bot.jobs.reminders").info(
+            "notice for %s: %s", "王经理", "张伟 13800138000"
+        )
         try:
             raise ValueError("could not reach 13800138000")
         except ValueError:

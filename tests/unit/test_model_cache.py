@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import model
+from bot.runtime import model
 from crm_bridge.settings import PROJECT_ROOT
 from tests.conftest import make_settings
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.rasa_config import rasa_environment, render_endpoints, write_endpoints
+from bot.runtime.rasa_config import rasa_environment, render_endpoints, write_endpoints
 from tests.conftest import make_settings
 
 

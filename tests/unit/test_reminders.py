@@ -18,7 +18,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, select
 
-from bot import reminders
+from bot.jobs import reminders
 from crm_bridge import bookings, privacy
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.conversations import start_conversation

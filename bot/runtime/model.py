@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot import paths
+from bot.runtime import paths
 from crm_bridge.settings import PROJECT_ROOT, Settings
 
 # nlu/ code that only changes how the server runs (speed fixes), never what is trained.

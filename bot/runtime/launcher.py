@@ -18,9 +18,9 @@ from pathlib import Path
 
 import httpx
 
-from bot import paths
-from bot.model import ensure_model, rasa_process_env
-from bot.rasa_config import is_loopback, rasa_environment, write_endpoints
+from bot.runtime import paths
+from bot.runtime.model import ensure_model, rasa_process_env
+from bot.runtime.rasa_config import is_loopback, rasa_environment, write_endpoints
 from crm_bridge import migrate
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import build_engine, build_session_factory, transaction

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 import yaml
 from sqlalchemy.engine import make_url
 
-from bot import paths
+from bot.runtime import paths
 from crm_bridge.settings import Settings
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import logging
@@ -11,7 +10,6 @@ from contextlib import asynccontextmanager
 from string import Template
 
 import httpx
-import uvicorn
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -19,11 +17,11 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot import paths, reminders
-from bot.scheduler import build_scheduler
-from crm_bridge.db import build_engine, build_session_factory
-from crm_bridge.logsafe import redact_logs
-from crm_bridge.settings import Settings, keep_private
+from bot.jobs import reminders
+from bot.jobs.scheduler import build_scheduler
+from bot.runtime import paths
+from crm_bridge.db import build_session_factory
+from crm_bridge.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -113,21 +111,3 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
     )
     app.state.scheduler = scheduler
     return app
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Dealer Assistant gateway")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=None, help="default: GATEWAY_PORT or 8080")
-    args = parser.parse_args(argv)
-    redact_logs()
-    settings = Settings()
-    keep_private(settings.var_dir)
-    logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-    engine = build_engine(settings.effective_database_url)
-    app = create_app(settings, engine)
-    uvicorn.run(app, host=args.host, port=args.port or settings.gateway_port, log_level="info")
-
-
-if __name__ == "__main__":
-    main()

@@ -142,7 +142,7 @@ def configure(runtime: Runtime) -> None:
 
 def current() -> Runtime:
     if _runtime is None:
-        raise RuntimeError("bot.reminders.configure() was not called at start-up")
+        raise RuntimeError("bot.jobs.reminders.configure() was not called at start-up")
     return _runtime
 
 

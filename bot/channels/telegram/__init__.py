@@ -1,0 +1,1 @@
+"""Telegram for customers and the sales team: one python-telegram-bot Application a process."""

@@ -1,0 +1,1 @@
+"""Scheduled work: the persistent scheduler and its jobs (reminders, notices, escalation)."""

@@ -1,0 +1,1 @@
+"""Running the assistant: the model cache, the Rasa configuration, the launcher."""
