@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
 from actions.base import DatabaseAction, asked_models, language_of
+from actions.handoff import hand_off, negotiating
 from actions.next_step import lead_on
 from crm_bridge.catalog import current_promotions, dealer
 from crm_bridge.models import Dealer
@@ -67,6 +68,8 @@ class ActionAnswerPromotions(DatabaseAction):
             )
         else:
             dispatcher.utter_message(response="utter_no_offers")
+        if negotiating(tracker.latest_message.get("text")):
+            return await hand_off(self.services, dispatcher, tracker, "price")
         return lead_on(dispatcher, tracker)
 
 

@@ -19,8 +19,10 @@ from sqlalchemy import exc
 from actions import slots as checks
 from actions.base import DatabaseAction, entity_values, language_of
 from actions.forms import LABELS, CheckedFormValidation, display, just_answered
+from actions.handoff import asked_for_person, hand_off
 from actions.leads import CONTACT, NEEDS, previous_value, save_lead, slot_view
 from crm_bridge.catalog import active_models
+from crm_bridge.leads import intention_level
 from crm_bridge.outbox import unreachable
 
 FORM: Final = "qualification_form"
@@ -228,7 +230,8 @@ class ActionSubmitQualification(DatabaseAction):
         slots = slot_view(tracker, [])
         language = language_of(tracker)
         needs = summary(slots, language) or ("no details yet" if language == "en" else "暂无")
-        if await save_lead(self.services, tracker, []):
+        saved = await save_lead(self.services, tracker, [])
+        if saved:
             phone = checks.clean_phone(slots.get("phone"))
             if phone:
                 dispatcher.utter_message(response="utter_qualified", summary=needs, phone=phone)
@@ -236,4 +239,12 @@ class ActionSubmitQualification(DatabaseAction):
                 dispatcher.utter_message(response="utter_noted_without_contact", summary=needs)
         else:
             dispatcher.utter_message(response="utter_needs_noted_anonymous", summary=needs)
-        return [SlotSet("slot_failures", None)]
+        events: list[EventType] = [SlotSet("slot_failures", None)]
+        # A person asked for, or a hot lead (buying within the H or A horizon), goes to a
+        # consultant now.
+        level = intention_level(checks.clean_timeline(slots.get("purchase_timeline")))
+        if asked_for_person(tracker):
+            return events + await hand_off(self.services, dispatcher, tracker, "person")
+        if saved and level in ("H", "A"):
+            return events + await hand_off(self.services, dispatcher, tracker, "hot_lead")
+        return events

@@ -12,6 +12,7 @@ from actions.dealership import (
     ActionAnswerPromotions,
     ActionAnswerTradeIn,
 )
+from actions.handoff import ActionHandBack, ActionHandOff, ActionRelayMessages
 from actions.next_step import ActionAcceptOffer, ActionDeclineOffer
 from actions.privacy import ActionErasePersonalData, ActionOptOut
 from actions.qualification import ActionSubmitQualification, ValidateQualificationForm
@@ -53,6 +54,9 @@ def build_actions(services: Services) -> list[Action]:
         ValidateSlotMappings(services),
         ValidateQualificationForm(services),
         ActionSubmitQualification(services),
+        ActionHandOff(services),
+        ActionRelayMessages(services),
+        ActionHandBack(services),
         ActionOptOut(services),
         ActionErasePersonalData(services),
         ActionStartTestDrive(services),

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crm_bridge import staff
 from crm_bridge.dealer_data import DealerData
 from crm_bridge.models import (
     CatalogModel,
@@ -91,6 +92,7 @@ def load_dealer_data_into(session: Session, data: DealerData) -> None:
     for gone in consultants.values():
         gone.active = False
     session.flush()
+    staff.sync(session, staff_entries(data))
 
 
 def _sync_trims(session: Session, data: DealerData) -> None:
@@ -150,6 +152,18 @@ def _sync_demo_cars(session: Session, wanted: dict[str, int]) -> None:
                 number += 1
             session.add(DemoCar(model_code=code, label=f"{code} #{number}", active=True))
     session.flush()
+
+
+def staff_entries(data: DealerData) -> list[staff.StaffEntry]:
+    """The consultants and managers of the dealership data who have a Telegram user id."""
+    entries = [
+        staff.StaffEntry(c.telegram_user_id, c.name, "consultant")
+        for c in data.consultants
+        if c.telegram_user_id
+    ]
+    return entries + [
+        staff.StaffEntry(m.telegram_user_id, m.name, "manager") for m in data.managers
+    ]
 
 
 def dealer(session: Session) -> Dealer | None:

@@ -232,11 +232,20 @@ class Consultant(_Strict):
     phone: E164
     working_hours: Hours
     working_days: list[Weekday]
+    # Their Telegram user id: registers them as staff (lead cards, claims, commands).
+    telegram_user_id: int | None = Field(default=None, gt=0)
 
     @field_validator("working_hours", mode="before")
     @classmethod
     def _pair(cls, value: object) -> object:
         return _hours(value)
+
+
+class Manager(_Strict):
+    """A sales or showroom manager: escalations, complaints and reports reach them on Telegram."""
+
+    name: str = Field(min_length=1)
+    telegram_user_id: int = Field(gt=0)
 
 
 class DealerData(_Strict):
@@ -248,12 +257,17 @@ class DealerData(_Strict):
     financing: Financing
     trade_in: TradeIn = TradeIn()
     consultants: list[Consultant] = []
+    managers: list[Manager] = []
 
     @model_validator(mode="after")
     def _references(self) -> DealerData:
         codes = [model.code for model in self.catalog]
         if len(codes) != len(set(codes)):
             raise ValueError("a catalog code appears twice")
+        ids = [c.telegram_user_id for c in self.consultants if c.telegram_user_id]
+        ids += [m.telegram_user_id for m in self.managers]
+        if len(ids) != len(set(ids)):
+            raise ValueError("a Telegram user id is given to two people")
         for promotion in self.promotions:
             unknown = set(promotion.models) - set(codes)
             if unknown:

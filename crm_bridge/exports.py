@@ -26,6 +26,7 @@ from crm_bridge.models import (
     Customer,
     Dealer,
     Lead,
+    Staff,
     Survey,
 )
 
@@ -64,9 +65,13 @@ def leads(session: Session) -> list[Lead]:
     return list(session.scalars(stmt))
 
 
-def lead_record(lead: Lead, consultants: dict[int, str], zone: ZoneInfo) -> dict[str, Any]:
-    """One lead as the contract's JSON object (null where unknown)."""
+def lead_record(
+    lead: Lead, consultants: dict[int, str], zone: ZoneInfo, owners: dict[int, str] | None = None
+) -> dict[str, Any]:
+    """One lead as the contract's JSON object (null where unknown); its consultant is who
+    claimed it on Telegram, else the consultant of its test drive."""
     customer = lead.customer
+    owner = (owners or {}).get(lead.owner_id) if lead.owner_id else None
     return {
         "id": lead.id,
         "created_at": lead.created_at.astimezone(zone).isoformat(),
@@ -84,14 +89,16 @@ def lead_record(lead: Lead, consultants: dict[int, str], zone: ZoneInfo) -> dict
         "trade_in": lead.trade_in,
         "trade_in_vehicle": lead.trade_in_vehicle,
         "status": lead.status,
-        "consultant": consultants.get(lead.consultant_id) if lead.consultant_id else None,
+        "consultant": owner
+        or (consultants.get(lead.consultant_id) if lead.consultant_id else None),
         "consent": lead.consent,
     }
 
 
 def lead_records(session: Session, zone: ZoneInfo) -> list[dict[str, Any]]:
     consultants = {c.id: c.name for c in session.scalars(select(Consultant))}
-    return [lead_record(lead, consultants, zone) for lead in leads(session)]
+    owners = {s.id: s.name for s in session.scalars(select(Staff))}
+    return [lead_record(lead, consultants, zone, owners) for lead in leads(session)]
 
 
 def to_table(records: list[dict[str, Any]], include_closed: bool = False) -> str:
@@ -226,6 +233,7 @@ def to_adf(session: Session, zone: ZoneInfo) -> bytes:
     """ADF 1.0: one <prospect> per lead; customer text is escaped by the XML serializer."""
     dealer = session.scalars(select(Dealer)).first()
     consultants = {c.id: c.name for c in session.scalars(select(Consultant))}
+    owners = {s.id: s.name for s in session.scalars(select(Staff))}
     test_drives: dict[int, list[Booking]] = {}
     for booking in session.scalars(
         select(Booking)
@@ -239,7 +247,7 @@ def to_adf(session: Session, zone: ZoneInfo) -> bytes:
     questions_by_lead = questions_of(session, [lead.id for lead in every])
     follow_ups = follow_ups_of(session, [lead.id for lead in every])
     for lead in every:
-        record = lead_record(lead, consultants, zone)
+        record = lead_record(lead, consultants, zone, owners)
         prospect = etree.SubElement(root, "prospect", status="new")
         _text(prospect, "id", str(lead.id), sequence="1", source=PROVIDER)
         _text(prospect, "requestdate", record["created_at"])

@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
-from crm_bridge import conversations, leads, privacy
+from crm_bridge import conversations, handoff, leads, privacy
 from crm_bridge.db import SessionFactory, transaction
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,17 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "lead.record": lambda s, p, k: leads.record_lead(
         s, p["sender_id"], leads.LeadUpdate(**p["update"]), p["source"], _at(p), k
+    ),
+    "handoff.open": lambda s, p, k: handoff.request(
+        s,
+        sender_id=p["sender_id"],
+        reason=p["reason"],
+        at=_at(p),
+        zone=p["zone"],
+        claim_minutes=p["claim_minutes"],
+        channel=p.get("channel"),
+        language=p.get("language"),
+        excerpt=p.get("excerpt"),
     ),
     "privacy.opt_out": lambda s, p, k: privacy.opt_out(s, p["sender_id"], _at(p)),
     "privacy.erase": lambda s, p, k: privacy.erase(s, p["sender_id"], _at(p), k),
@@ -167,12 +178,16 @@ class Outbox:
             for row_id, text in rows:
                 payload = json.loads(text)
                 mine = payload.get("sender_id") in senders or any(p in text for p in phones)
-                update = payload.get("update")
-                if not mine or not isinstance(update, dict):
+                if not mine:
                     continue
-                cleaned = {**update, **dict.fromkeys(PERSONAL_FIELDS)}
-                if cleaned != update:
-                    payload["update"] = cleaned
+                update = payload.get("update")
+                cleaned = dict(payload)
+                if isinstance(update, dict):
+                    cleaned["update"] = {**update, **dict.fromkeys(PERSONAL_FIELDS)}
+                if payload.get("excerpt"):
+                    cleaned["excerpt"] = []  # a hand-off's last turns
+                if cleaned != payload:
+                    payload = cleaned
                     db.execute(
                         "UPDATE pending SET payload = ? WHERE id = ?",
                         (json.dumps(payload, ensure_ascii=False), row_id),

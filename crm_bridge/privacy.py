@@ -13,6 +13,7 @@ made the record alone); otherwise it erases what it brought itself and says so.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,8 +28,11 @@ from crm_bridge.models import (
     Conversation,
     Customer,
     CustomerLink,
+    Handoff,
+    InboundUpdate,
     Lead,
     LeadEvent,
+    RelayMessage,
     Survey,
     VerificationCode,
     VerifiedPhone,
@@ -38,6 +42,10 @@ __all__ = ["Erasure", "customer_of_sender", "erase", "erase_person", "may_contac
 
 # Lead fields holding text the customer typed; their values are removed from the lead history too.
 FREE_TEXT_FIELDS = ("trade_in_vehicle",)
+# What relayed messages of an erased conversation keep.
+REDACTED = "[erased]"
+# Telegram conversations are "telegram:<chat id>" (bot/channels/telegram).
+TELEGRAM_SENDER = re.compile(r"telegram:-?\d+")
 
 
 @dataclass
@@ -150,6 +158,7 @@ def erase_person(
     _erase_bookings(session, senders, customer, at, phone)
     _erase_survey_comments(session, senders, customer)
     _erase_verification(session, senders, phones)
+    _erase_handoffs(session, senders)
     if key is not None:
         for value in phones:
             identity.bury(session, key, "phone", value, at)
@@ -182,6 +191,20 @@ def erase_person(
     )
     session.flush()
     return sorted(senders)
+
+
+def _erase_handoffs(session: Session, senders: set[str]) -> None:
+    """The cards' last turns and the relayed messages go; Telegram chats' kept updates too."""
+    handoffs = select(Handoff.id).where(Handoff.sender_id.in_(senders))
+    session.execute(update(Handoff).where(Handoff.id.in_(handoffs)).values(excerpt=None))
+    session.execute(
+        update(RelayMessage)
+        .where(RelayMessage.handoff_id.in_(handoffs))
+        .values(body=REDACTED, media=None)
+    )
+    chats = [int(s.split(":", 1)[1]) for s in senders if TELEGRAM_SENDER.fullmatch(s)]
+    if chats:
+        session.execute(delete(InboundUpdate).where(InboundUpdate.chat_id.in_(chats)))
 
 
 def _erase_verification(session: Session, senders: set[str], phones: set[str]) -> None:

@@ -37,15 +37,21 @@ class Settings(BaseSettings):
     rasa_url: str | None = None  # where the scheduler reaches Rasa; default: localhost:RASA_PORT
     actions_port: int = 5055
     gateway_port: int = 8080
+    # Where customers' browsers reach the gateway (relayed photos); default: localhost.
+    gateway_public_url: str | None = None
     dealer_timezone: str = "Asia/Shanghai"
     dealer_data: Path | None = None
     dealer_name: str = "星辰奥迪"
     dealer_name_en: str = "Xingchen Audi"
     telegram_bot_token: str | None = None
-    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_api_base_url: str = "https://api.telegram.org"
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = None
     telegram_sales_chat_id: int | None = None
+    # Minutes of opening hours a lead card may wait for a claim before the managers are told.
+    handoff_claim_minutes: int = Field(default=10, ge=1)
+    # Minutes a consultant has to answer a claimed customer: reminded once, then escalated.
+    handoff_reply_minutes: int = Field(default=10, ge=1)
     twilio_auth_token: str | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
     twilio_account_sid: str | None = None
@@ -104,6 +110,10 @@ class Settings(BaseSettings):
     def effective_rasa_url(self) -> str:
         return self.rasa_url or f"http://127.0.0.1:{self.rasa_port}"
 
+    @property
+    def effective_gateway_url(self) -> str:
+        return (self.gateway_public_url or f"http://127.0.0.1:{self.gateway_port}").rstrip("/")
+
     def effective_rasa_token(self) -> str:
         """The Rasa HTTP API token: the configured one, else one generated once into ``var/``."""
         return self.rasa_token or self._generated_secret("rasa_token")
@@ -119,6 +129,16 @@ class Settings(BaseSettings):
     def effective_erasure_key(self) -> bytes:
         """The key of the erasure tombstones: the configured one, else one generated once."""
         return (self.erasure_key or self._generated_secret("erasure_key")).encode("utf-8")
+
+    def effective_relay_token(self) -> str:
+        """What Rasa's web and REST channels show the gateway to ask who answers a sender."""
+        return self._generated_secret("relay_token")
+
+    @property
+    def telegram_bot_api(self) -> tuple[str, str]:
+        """The Bot API's method and file base URLs (``TELEGRAM_API_BASE_URL`` may end in /bot)."""
+        base = self.telegram_api_base_url.rstrip("/").removesuffix("/bot")
+        return f"{base}/bot", f"{base}/file/bot"
 
     @property
     def sms_configured(self) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
 from actions.base import Services, asked_models, entity_values, language_of
+from actions.handoff import hand_off, negotiating
 from actions.vehicles import wording
 from actions.vehicles.base import VehicleAnswer
 from actions.vehicles.context import Subject
@@ -148,6 +149,8 @@ class ActionAnswerPrice(VehicleAnswer):
             dispatcher.utter_message(
                 response="utter_current_offers", offers=fmt.joined(offers, language)
             )
+        if negotiating(tracker.latest_message.get("text")):
+            return await hand_off(self.services, dispatcher, tracker, "price")
         dispatcher.utter_message(response="utter_quote_by_consultant")
         return await self.finish(dispatcher, tracker, subject, [])
 

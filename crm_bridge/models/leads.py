@@ -83,6 +83,8 @@ class Lead(Base):
     consultant_id: Mapped[int | None] = mapped_column(
         ForeignKey("consultants.id", ondelete="SET NULL")
     )
+    # The staff member who claimed the lead on Telegram (its consultant in the exports).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     consent: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
