@@ -18,7 +18,7 @@ from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.exports import lead_records
-from crm_bridge.models import Customer, Lead
+from crm_bridge.models import Customer, Handoff, Lead
 from tests.conftest import make_services, make_settings
 from tests.domain import load_domain
 
@@ -260,19 +260,27 @@ async def test_submit_tells_what_happens_next(services: Services, sessions: Sess
     await ActionSubmitQualification(services).run(
         dispatcher, turn("没有", "deny", before=known), load_domain()
     )
-    [message] = dispatcher.messages
+    message, handed_off = dispatcher.messages
     assert message["response"] == "utter_qualified"
     assert message["phone"] == "+8613800138000"
+    # Buying within a week is an H lead: a consultant takes over.
+    assert handed_off["response"] in ("utter_handoff_now", "utter_handoff_at_opening")
     assert (
         message["summary"]
         == "意向车型：Q5L；预算：40万元；购车时间：7天内；付款方式：贷款；旧车置换：无"
     )
     [lead] = leads(sessions)
     assert (lead["status"], lead["level"], lead["payment"], lead["trade_in"]) == (
-        "qualified", "H", "loan", False,
+        "handed_off", "H", "loan", False,
     )  # fmt: skip
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Lead)) == 1
+        [handoff] = session.scalars(select(Handoff)).all()
+        assert (handoff.reason, handoff.state, handoff.lead_id) == (
+            "hot_lead",
+            "waiting",
+            lead["id"],
+        )
 
 
 async def test_submit_without_consent_stores_nothing(

@@ -1,0 +1,238 @@
+"""Customers on Telegram: their messages go to the assistant (or to the consultant handling
+them), the replies come back as Telegram messages. Every update is answered in the customer's
+language, whatever it holds."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, Final
+
+import phonenumbers
+from telegram import Message, ReplyKeyboardRemove, Update
+from telegram.constants import ChatAction
+from telegram.ext import ContextTypes
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from bot.channels.rasa import RasaUnavailable
+from bot.channels.telegram import relay, render
+from bot.channels.telegram import updates as inbound
+from bot.channels.telegram.runtime import Telegram, of
+from bot.channels.telegram.texts import language_of, say
+from crm_bridge import handoff, identity
+
+logger = logging.getLogger(__name__)
+
+# Slots the assistant asks a phone number in: the share-my-number keyboard is offered.
+PHONE_SLOTS: Final = frozenset({"phone", "td_phone"})
+# Give up on a message after this long without Rasa (it stays recorded, retried on restart).
+RETRY_FOR: Final = timedelta(hours=6)
+# Backoff between tries while Rasa or the action server is down.
+MAX_WAIT_SECONDS: Final = 30
+
+
+def sender_of(chat_id: int) -> str:
+    """The conversation id of a Telegram chat."""
+    return f"telegram:{chat_id}"
+
+
+async def turn(
+    telegram: Telegram, update: Update, text: str, metadata: dict[str, Any] | None = None
+) -> None:
+    """One customer message: to the consultant when one handles the chat, else to the
+    assistant (retried with backoff until it answers), and the answer to the customer."""
+    chat = update.effective_chat
+    user = update.effective_user
+    if chat is None:
+        return
+    sender = sender_of(chat.id)
+    row = await telegram.db(lambda s: inbound.state_of(s, update.update_id))
+    if row is not None and row.state == "answered" and row.replies is not None:
+        await deliver(telegram, chat.id, sender, row.replies, None)
+        return
+    live = await telegram.db(lambda s: handoff.handled_by(s, sender) is not None)
+    if live:
+        await relay.from_customer(telegram, sender, text, user.first_name if user else None)
+        return
+    language = language_of(user.language_code if user else None)
+    await telegram.bot.send_chat_action(chat.id, ChatAction.TYPING)
+    replies = await ask(telegram, chat.id, sender, text, language, metadata or {})
+    await telegram.db(lambda s: inbound.answered(s, update.update_id, replies))
+    await deliver(telegram, chat.id, sender, replies, language)
+
+
+async def ask(
+    telegram: Telegram,
+    chat_id: int,
+    sender: str,
+    text: str,
+    language: str,
+    metadata: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """The assistant's answer; while it is down the customer is told once to wait a moment."""
+    told = False
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type(RasaUnavailable),
+        wait=wait_exponential(multiplier=0.5, max=MAX_WAIT_SECONDS),
+        stop=stop_after_delay(RETRY_FOR.total_seconds()),
+        reraise=True,
+    ):
+        with attempt:
+            if attempt.retry_state.attempt_number > 1 and not told:
+                told = True
+                await telegram.bot.send_message(chat_id, say("wait", language))
+            replies = await telegram.rasa.message(sender, text, {"channel": "telegram", **metadata})
+            if not replies:  # the action server failed the turn
+                raise RasaUnavailable("no answer")
+    return replies
+
+
+async def deliver(
+    telegram: Telegram,
+    chat_id: int,
+    sender: str,
+    replies: list[dict[str, Any]],
+    language: str | None,
+) -> None:
+    """Send the replies; when the assistant asks for the phone, offer the share-number key."""
+    try:
+        slots = await telegram.rasa.slots(sender)
+    except RasaUnavailable:
+        slots = {}
+    language = slots.get("language") or language
+    asks_phone = slots.get("requested_slot") in PHONE_SLOTS
+    markup = render.contact_keyboard(say("share_phone", language)) if asks_phone else None
+    last_has_buttons = bool(replies and replies[-1].get("buttons"))
+    await render.send_replies(telegram.bot, chat_id, replies, None if last_has_buttons else markup)
+    if asks_phone and last_has_buttons and markup is not None:
+        await telegram.bot.send_message(
+            chat_id, say("share_phone_hint", language), reply_markup=markup
+        )
+
+
+async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A customer's text goes to the assistant (or their consultant)."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    words = message.text[:4000]
+    if words.startswith("/start"):  # Telegram's first message: a greeting
+        words = "/greet"
+    await turn(of(context), update, words)
+
+
+async def button_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A pressed reply button sends its payload (or title) as the customer's message."""
+    query = update.callback_query
+    if query is None:
+        return
+    await query.answer()
+    shown = query.message if isinstance(query.message, Message) else None
+    chosen = render.pressed(query.data or "", shown)
+    if chosen is None or update.effective_chat is None:
+        return
+    if shown is not None:
+        try:  # the choice is made: the buttons go, so they are not pressed twice
+            await shown.edit_reply_markup(None)
+        except Exception:
+            logger.debug("could not remove the buttons of a pressed message")
+    await turn(of(context), update, chosen)
+
+
+def own_number(raw: str) -> str | None:
+    """A shared contact's number in E.164 (Telegram omits the "+")."""
+    try:
+        number = phonenumbers.parse(raw if raw.startswith("+") else f"+{raw}", "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The customer's own contact fills the phone and proves it; someone else's does not."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or message.contact is None or user is None:
+        return
+    telegram = of(context)
+    language = language_of(user.language_code)
+    phone = own_number(message.contact.phone_number)
+    if message.contact.user_id != user.id or phone is None:
+        await message.reply_text(say("not_own_contact", language))
+        return
+    sender, now = sender_of(message.chat_id), telegram.clock()
+    await telegram.db(lambda s: identity.verify_phone(s, sender, phone, "telegram_contact", now))
+    await message.reply_text("✅", reply_markup=ReplyKeyboardRemove())
+    await turn(telegram, update, phone)
+
+
+async def location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A location is taken as "where are you?" (or relayed to the consultant)."""
+    message = update.effective_message
+    if message is None or message.location is None:
+        return
+    telegram = of(context)
+    sender = sender_of(message.chat_id)
+    live = await telegram.db(lambda s: handoff.handled_by(s, sender) is not None)
+    if live:
+        spot = f"{message.location.latitude},{message.location.longitude}"
+        await relay.from_customer(telegram, sender, f"📍 {spot}", None)
+        return
+    await turn(telegram, update, "/ask_dealer_info")
+
+
+async def _answer(update: Update, key: str) -> None:
+    message = update.effective_message
+    user = update.effective_user
+    if message is not None:
+        await message.reply_text(say(key, language_of(user.language_code if user else None)))
+
+
+async def sticker(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A sticker gets a friendly prompt."""
+    await _answer(update, "sticker")
+
+
+async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A picture: the assistant cannot see it; a consultant handling the chat can."""
+    message = update.effective_message
+    if message is not None and update.effective_chat is not None:
+        telegram = of(context)
+        sender = sender_of(update.effective_chat.id)
+        if await telegram.db(lambda s: handoff.handled_by(s, sender) is not None):
+            await relay.photo_from_customer(telegram, sender, message)
+            return
+    await _answer(update, "photo")
+
+
+async def voice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Voice and audio: asked to type instead."""
+    await _answer(update, "voice")
+
+
+async def other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything else in a private chat (documents, polls, games)."""
+    if update.effective_message is not None:
+        await _answer(update, "other")
+
+
+async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message: the original was answered; a change is asked as a new message."""
+    await _answer(update, "edited")
+
+
+async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a group (other than the sales chat) the bot asks to be messaged privately, once."""
+    chat = update.effective_chat
+    telegram = of(context)
+    if chat is None or chat.id == telegram.settings.telegram_sales_chat_id:
+        return
+    if context.chat_data is not None and not context.chat_data.get("told_private"):
+        context.chat_data["told_private"] = True
+        await telegram.bot.send_message(chat.id, say("group", "zh") + "\n" + say("group", "en"))

@@ -1,0 +1,254 @@
+"""Live relay while a consultant handles a conversation.
+
+The customer's messages reach the owner's private chat with the bot, tagged with the lead, and
+stay in the transcript (appended without the assistant answering). What the owner writes there
+reaches the customer on their own channel: Telegram directly; the web chat through the
+conversation (``action_relay_messages`` says the queued messages); REST and phone customers get a
+call-back task on their lead instead. Every message is a ``RelayMessage`` row first, so one that
+could not be delivered is retried (``retry_undelivered``) and never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy.orm import Session
+from telegram import Message
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+
+from bot.channels.rasa import RasaUnavailable
+from bot.channels.telegram import cards
+from bot.channels.telegram.runtime import Telegram
+from crm_bridge import handoff
+from crm_bridge.leads import log_event
+from crm_bridge.models import Handoff, Lead, RelayMessage, Staff
+
+logger = logging.getLogger(__name__)
+
+RELAY_ACTION: Final = "action_relay_messages"
+TELEGRAM_PREFIX: Final = "telegram:"
+
+
+def chat_of(sender_id: str) -> int | None:
+    """The Telegram chat of a Telegram conversation, else None."""
+    if sender_id.startswith(TELEGRAM_PREFIX):
+        try:
+            return int(sender_id.removeprefix(TELEGRAM_PREFIX))
+        except ValueError:
+            return None
+    return None
+
+
+def media_dir(telegram: Telegram) -> Path:
+    path = telegram.settings.var_dir / "media"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A queued message to the consultant: where it goes and how it is tagged."""
+
+    message_id: int
+    owner_chat: int
+    tag: str
+    body: str
+
+
+async def from_customer(telegram: Telegram, sender: str, text: str, name: str | None) -> None:
+    """A customer's message to the consultant handling them (and into the transcript)."""
+    now = telegram.clock()
+
+    def queue(session: Session) -> Outgoing | None:
+        live = handoff.handled_by(session, sender)
+        if live is None or live.owner is None:
+            return None
+        row = handoff.relay(session, live, "to_consultant", body=text, now=now)
+        data = cards.card_data(session, live)
+        label = cards.tag(data, live.owner.language)
+        who = data.name or name or ""
+        return Outgoing(row.id, live.owner.telegram_user_id, f"{label} {who}".strip(), text)
+
+    outgoing = await telegram.db(queue)
+    try:
+        await telegram.rasa.append(
+            sender,
+            [{"event": "user", "text": text, "input_channel": "telegram",
+              "metadata": {"channel": "telegram", "relayed_to": "consultant"}}],
+        )  # fmt: skip
+    except RasaUnavailable:
+        logger.warning("a relayed message could not be added to the transcript")
+    if outgoing is not None:
+        await send_to_consultant(telegram, outgoing)
+
+
+async def send_to_consultant(telegram: Telegram, outgoing: Outgoing) -> None:
+    """Deliver a queued message to the consultant's private chat and remember where it is."""
+    try:
+        sent = await telegram.bot.send_message(
+            outgoing.owner_chat,
+            f"💬 <b>{cards.e(outgoing.tag)}</b>\n{cards.e(outgoing.body)}",
+            parse_mode=ParseMode.HTML,
+        )
+    except TelegramError as error:
+        logger.warning("relay to a consultant failed (%s); retried later", type(error).__name__)
+        return
+    now = telegram.clock()
+
+    def delivered(session: Session) -> None:
+        row = session.get(RelayMessage, outgoing.message_id)
+        if row is not None:
+            row.delivered_at, row.staff_chat_message_id = now, sent.message_id
+
+    await telegram.db(delivered)
+
+
+async def photo_from_customer(telegram: Telegram, sender: str, message: Message) -> None:
+    """A customer's photo is forwarded to the consultant handling them."""
+    owner = await telegram.db(
+        lambda s: (h.owner.telegram_user_id if (h := handoff.handled_by(s, sender)) and h.owner
+                   else None)
+    )  # fmt: skip
+    if owner is None:
+        return
+    await message.forward(owner)
+    await from_customer(telegram, sender, message.caption or "📷", None)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The conversation a consultant's message goes to."""
+
+    handoff_id: int
+    sender_id: str
+    channel: str | None
+    lead_id: int | None
+
+
+def target_of(session: Session, staff: Staff, reply_to: int | None) -> Target | list[int]:
+    """The conversation a consultant's message is for: the one whose message they reply to, or
+    their only live conversation; else the ids of their live ones (they must choose)."""
+    found = handoff.by_staff_message(session, staff, reply_to) if reply_to else None
+    live = handoff.live_of(session, staff)
+    if found is None and len(live) == 1:
+        found = live[0]
+    if found is None:
+        return [h.lead_id or -h.id for h in live]
+    return Target(found.id, found.sender_id, found.channel, found.lead_id)
+
+
+async def to_customer(
+    telegram: Telegram,
+    staff_id: int,
+    target: Target,
+    *,
+    kind: str,
+    body: str | None,
+    photo_file_id: str | None = None,
+) -> str:
+    """What the consultant wrote, to the customer on their channel. Returns how it went:
+    "sent", "queued" (retried later) or "callback" (a call-back task on the lead)."""
+    media = None
+    if kind == "photo" and photo_file_id and chat_of(target.sender_id) is None:
+        media = await _keep_photo(telegram, photo_file_id)
+    now = telegram.clock()
+
+    def queue(session: Session) -> tuple[int, str | None]:
+        live = session.get(Handoff, target.handoff_id)
+        staff = session.get(Staff, staff_id)
+        assert live is not None
+        assert staff is not None
+        row = handoff.relay(
+            session, live, "to_customer", body=body, kind=kind, media=media, staff=staff, now=now
+        )
+        handoff.replied(session, live, staff, now)
+        return row.id, staff.name
+
+    row_id, name = await telegram.db(queue)
+    return await deliver(telegram, row_id, target, name, photo_file_id)
+
+
+async def deliver(
+    telegram: Telegram, row_id: int, target: Target, name: str | None, file_id: str | None
+) -> str:
+    chat = chat_of(target.sender_id)
+    if chat is not None:
+        return await _to_telegram(telegram, row_id, chat, target.sender_id, name, file_id)
+    if target.channel == "web":
+        try:
+            await telegram.rasa.execute(target.sender_id, RELAY_ACTION, output_channel="latest")
+        except RasaUnavailable:
+            return "queued"
+        return "sent"
+    return await telegram.db(lambda s: _callback_task(s, row_id, target, telegram))
+
+
+async def _to_telegram(
+    telegram: Telegram, row_id: int, chat: int, sender: str, name: str | None, file_id: str | None
+) -> str:
+    row = await telegram.db(lambda s: _row(s, row_id))
+    author = f"【{name}】" if name else ""
+    try:
+        if row["kind"] == "photo" and file_id:
+            await telegram.bot.send_photo(
+                chat, file_id, caption=(author + (row["body"] or ""))[:1024]
+            )
+        elif row["kind"] == "location" and row["body"]:
+            latitude, _, longitude = row["body"].partition(",")
+            await telegram.bot.send_location(chat, float(latitude), float(longitude))
+        else:
+            await telegram.bot.send_message(chat, f"{author}{row['body'] or ''}")
+    except TelegramError as error:
+        logger.warning("relay to a customer failed (%s); retried later", type(error).__name__)
+        return "queued"
+    now = telegram.clock()
+    await telegram.db(lambda s: _mark(s, row_id, now))
+    said = f"{author}{row['body'] or ''}" if row["kind"] != "location" else f"📍 {row['body']}"
+    try:
+        await telegram.rasa.append(sender, [{"event": "bot", "text": said}])
+    except RasaUnavailable:
+        logger.warning("a relayed reply could not be added to the transcript")
+    return "sent"
+
+
+def _row(session: Session, row_id: int) -> dict[str, Any]:
+    row = session.get(RelayMessage, row_id)
+    assert row is not None
+    return {"kind": row.kind, "body": row.body}
+
+
+def _mark(session: Session, row_id: int, now: Any) -> None:
+    row = session.get(RelayMessage, row_id)
+    if row is not None:
+        row.delivered_at = now
+
+
+def _callback_task(session: Session, row_id: int, target: Target, telegram: Telegram) -> str:
+    """A REST or phone customer cannot be written to: the consultant's words become a call-back
+    task on the lead."""
+    row = session.get(RelayMessage, row_id)
+    lead = session.get(Lead, target.lead_id) if target.lead_id else None
+    now = telegram.clock()
+    if row is not None:
+        row.delivered_at = now
+        if lead is not None:
+            log_event(session, lead, now, f"telegram:{row.staff_id}", "callback", "task", None,
+                      row.body)  # fmt: skip
+    return "callback"
+
+
+async def _keep_photo(telegram: Telegram, file_id: str) -> str | None:
+    """A consultant's photo for a web customer, kept under var/media and served by the gateway."""
+    try:
+        file = await telegram.bot.get_file(file_id)
+        name = f"{uuid.uuid4().hex}.jpg"
+        await file.download_to_drive(media_dir(telegram) / name)
+    except TelegramError as error:
+        logger.warning("a relayed photo could not be fetched (%s)", type(error).__name__)
+        return None
+    return name

@@ -1,0 +1,376 @@
+"""Staff commands in the private chat with the bot, answered in the staff member's Telegram
+language. Registered for active staff only (``application.register``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from bot.channels.rasa import RasaUnavailable
+from bot.channels.telegram import cards, relay
+from bot.channels.telegram.render import send_replies
+from bot.channels.telegram.runtime import Telegram, of
+from bot.channels.telegram.staff_chat import _staff, me, say
+from crm_bridge import bookings, handoff, sales, staff
+from crm_bridge.models import Booking, Customer, Handoff, Lead, Staff
+
+logger = logging.getLogger(__name__)
+
+HELP: Final = {
+    "zh": [
+        ("/leads", "我的未结线索（高意向在前）"),
+        ("/lead <线索号>", "线索卡片和最近对话"),
+        ("/today", "今天的试驾"),
+        ("/status <线索号> contacted|visited|won|lost [level H|A|B|C]", "记录跟进结果"),
+        ("/delivered <线索号> <车型> [VIN]", "记录交车"),
+        ("/testdrive <预约号> completed|no_show", "记录试驾结果"),
+        ("/reply <线索号> <内容>", "给客户发消息"),
+        ("/done", "结束接待，交还给助手"),
+        ("/unclaimed", "（经理）无人认领的线索"),
+        ("/reassign <线索号> <顾问>", "（经理）改派线索"),
+    ],
+    "en": [
+        ("/leads", "my open leads, hottest first"),
+        ("/lead <id>", "a lead's card and last messages"),
+        ("/today", "today's test drives"),
+        ("/status <id> contacted|visited|won|lost [level H|A|B|C]", "record a follow-up"),
+        ("/delivered <id> <model> [VIN]", "record a delivery"),
+        ("/testdrive <booking id> completed|no_show", "record a test drive's outcome"),
+        ("/reply <id> <text>", "write to the customer"),
+        ("/done", "hand the customer back to the assistant"),
+        ("/unclaimed", "(managers) leads nobody claimed"),
+        ("/reassign <id> <consultant>", "(managers) give a lead to someone else"),
+    ],
+}
+WORDS: Final = {
+    "zh": {"usage": "用法：{usage}", "unknown": "找不到 {what}。", "none": "暂无。",
+           "saved": "已记录。", "managers": "此命令仅供经理使用。", "back": "已交还给助手。",
+           "delivered": "已记录交车 #{id}，线索已成交。"},
+    "en": {"usage": "Usage: {usage}", "unknown": "Not found: {what}.", "none": "Nothing yet.",
+           "saved": "Recorded.", "managers": "This command is for managers.",
+           "back": "Handed back to the assistant.", "delivered": "Delivery #{id} recorded; the "
+           "lead is won."},
+}  # fmt: skip
+USAGE: Final = {name.split()[0][1:]: name for name, _ in HELP["en"]}
+
+
+def w(key: str, language: str | None, **values: object) -> str:
+    text = WORDS["en" if language == "en" else "zh"][key]
+    return text.format(**values) if values else text
+
+
+async def _reply(update: Update, text: str) -> None:
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
+
+
+async def _who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Telegram, Staff] | None:
+    telegram = of(context)
+    who = await me(telegram, update)
+    return (telegram, who) if who is not None else None
+
+
+def _id(args: list[str], position: int = 0) -> int | None:
+    try:
+        return int(args[position].lstrip("#"))
+    except (IndexError, ValueError):
+        return None
+
+
+async def command_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: every command with one line."""
+    found = await _who(update, context)
+    if found:
+        lines = HELP["en" if found[1].language == "en" else "zh"]
+        await _reply(update, "\n".join(f"{cards.e(c)} — {cards.e(d)}" for c, d in lines))
+
+
+async def command_leads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/leads: my open leads, hottest first."""
+    found = await _who(update, context)
+    if not found:
+        return
+    telegram, who = found
+
+    def listing(session: Session) -> list[str]:
+        rows = []
+        for lead in sales.open_leads_of(session, _staff(session, who.id))[:30]:
+            customer = session.get(Customer, lead.customer_id) if lead.customer_id else None
+            name = (customer.name if customer else None) or "—"
+            models = "/".join(lead.model_interest) or "—"
+            rows.append(f"#{lead.id} {lead.level or '?'} {lead.status} {name} {models}")
+        return rows
+
+    rows = await telegram.db(listing)
+    await _reply(update, cards.e("\n".join(rows)) if rows else w("none", who.language))
+
+
+async def command_lead(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/lead <id>: the card and the last messages."""
+    found = await _who(update, context)
+    if not found:
+        return
+    telegram, who = found
+    lead_id = _id(context.args or [])
+    if lead_id is None:
+        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["lead"])))
+        return
+
+    def show(session: Session) -> str | None:
+        try:
+            lead = sales.lead_for(session, _staff(session, who.id), lead_id)
+        except sales.SalesError:
+            return None
+        conversation = sales.conversation_of(session, lead)
+        if conversation is None:
+            return f"#{lead.id} {lead.level or '?'} {lead.status}"
+        return cards.card_text(cards.card_data(session, conversation), who.language)
+
+    text = await telegram.db(show)
+    await _reply(update, text or cards.e(w("unknown", who.language, what=f"#{lead_id}")))
+
+
+async def command_today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/today: today's test drives (a consultant's own; a manager's all)."""
+    found = await _who(update, context)
+    if not found:
+        return
+    telegram, who = found
+    zone = telegram.settings.timezone
+    day = telegram.clock().astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def listing(session: Session) -> list[str]:
+        stmt = (
+            select(Booking)
+            .where(Booking.start >= day, Booking.start < day + timedelta(days=1))
+            .order_by(Booking.start)
+        )
+        if who.role != "manager":
+            stmt = stmt.where(Booking.consultant_id == who.consultant_id)
+        return [
+            f"{b.id} {b.start.astimezone(zone):%H:%M} {b.model_code} {b.status} "
+            f"{b.customer_name or '—'} {b.phone or ''}".strip()
+            for b in session.scalars(stmt)
+        ]
+
+    rows = await telegram.db(listing)
+    await _reply(update, cards.e("\n".join(rows)) if rows else w("none", who.language))
+
+
+async def command_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/status <id> contacted|visited|won|lost [level H|A|B|C]."""
+    found = await _who(update, context)
+    if not found:
+        return
+    telegram, who = found
+    args = context.args or []
+    lead_id = _id(args)
+    level = args[3].upper() if len(args) == 4 and args[2].lower() == "level" else None
+    if lead_id is None or len(args) not in (2, 4) or (len(args) == 4 and level is None):
+        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["status"])))
+        return
+    now = telegram.clock()
+    try:
+        await telegram.db(
+            lambda s: sales.set_status(s, _staff(s, who.id), lead_id, args[1].lower(), level, now)
+        )
+    except sales.SalesError as error:
+        await _reply(update, cards.e(w("unknown", who.language, what=str(error))))
+        return
+    await _reply(update, w("saved", who.language))
+
+
+async def command_delivered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/delivered <id> <model> [VIN]: the delivery the revisit surveys start from."""
+    found = await _who(update, context)
+    if not found:
+        return
+    telegram, who = found
+    args = context.args or []
+    lead_id = _id(args)
+    if lead_id is None or len(args) < 2:
+        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["delivered"])))
+        return
+    vin = args[-1] if len(args) >= 3 and len(args[-1]) == 17 else None
+    model = " ".join(args[1 : len(args) - (1 if vin else 0)])
+    now = telegram.clock()
+    try:
+        delivery_id = await telegram.db(
+            lambda s: (
+                sales.record_delivery(
+                    s, _staff(s, who.id), lead_id=lead_id, model=model, vin=vin, now=now
+                ).id
+            )
+        )
+    except sales.SalesError as error:
+        await _reply(update, cards.e(w("unknown", who.language, what=str(error))))
+        return
+    await _reply(update, w("delivered", who.language, id=delivery_id))
+
+
+async def command_testdrive(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/testdrive <booking id> completed|no_show."""
+    found = await _who(update, context)
+    if not found:
+        return
+    telegram, who = found
+    args = context.args or []
+    booking_id = _id(args)
+    if booking_id is None or len(args) != 2 or args[1] not in ("completed", "no_show"):
+        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["testdrive"])))
+        return
+    now = telegram.clock()
+
+    def mark(session: Session) -> None:
+        booking = session.get(Booking, booking_id)
+        if booking is None or (
+            who.role != "manager" and booking.consultant_id != who.consultant_id
+        ):
+            raise bookings.BookingError(f"#{booking_id}")
+        bookings.mark_outcome(session, booking_id, args[1], now=now, source=f"telegram:{who.id}")
+
+    try:
+        await telegram.db(mark)
+    except bookings.BookingError as error:
+        await _reply(update, cards.e(w("unknown", who.language, what=str(error))))
+        return
+    await _reply(update, w("saved", who.language))
+
+
+async def command_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reply <id> <text>: write to a lead's customer (live relay or not)."""
+    found = await _who(update, context)
+    if not found:
+        return
+    telegram, who = found
+    args = context.args or []
+    lead_id = _id(args)
+    message = update.effective_message
+    body = (message.text or "").split(maxsplit=2)[2] if message and len(args) >= 2 else ""
+    if lead_id is None or not body.strip():
+        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["reply"])))
+        return
+
+    def target(session: Session) -> relay.Target | None:
+        try:
+            lead = sales.lead_for(session, _staff(session, who.id), lead_id)
+        except sales.SalesError:
+            return None
+        conversation = sales.conversation_of(session, lead)
+        if conversation is None:
+            return None
+        return relay.Target(conversation.id, conversation.sender_id, conversation.channel, lead.id)
+
+    found_target = await telegram.db(target)
+    if found_target is None:
+        await _reply(update, cards.e(w("unknown", who.language, what=f"#{lead_id}")))
+        return
+    how = await relay.to_customer(telegram, who.id, found_target, kind="text", body=body)
+    await _reply(update, cards.e(say(how, who.language, lead=lead_id)))
+
+
+async def command_done(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/done [id]: hand the customer back to the assistant, which greets them again."""
+    found = await _who(update, context)
+    if not found:
+        return
+    telegram, who = found
+    lead_id = _id(context.args or [])
+    now = telegram.clock()
+
+    def close(session: Session) -> tuple[str, str | None] | None:
+        me_row = _staff(session, who.id)
+        live = handoff.live_of(session, me_row)
+        chosen = [h for h in live if lead_id is None or h.lead_id == lead_id]
+        if len(chosen) != 1:
+            return None
+        handoff.hand_back(session, chosen[0], now, me_row)
+        return chosen[0].sender_id, chosen[0].channel
+
+    closed = await telegram.db(close)
+    if closed is None:
+        await _reply(update, cards.e(say("choose", who.language)))
+        return
+    await hand_back(telegram, *closed)
+    await _reply(update, w("back", who.language))
+
+
+async def hand_back(telegram: Telegram, sender: str, channel: str | None) -> None:
+    """The assistant greets the customer again on their channel."""
+    chat = relay.chat_of(sender)
+    try:
+        if chat is not None:
+            greeting = await telegram.rasa.execute(sender, "action_hand_back")
+            await send_replies(telegram.bot, chat, greeting)
+        elif channel == "web":
+            await telegram.rasa.execute(sender, "action_hand_back", output_channel="latest")
+    except RasaUnavailable:
+        logger.warning("the assistant could not greet a handed-back customer")
+
+
+async def command_unclaimed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/unclaimed (managers): hand-offs nobody has claimed."""
+    found = await _who(update, context)
+    if not found:
+        return
+    telegram, who = found
+    if who.role != "manager":
+        await _reply(update, w("managers", who.language))
+        return
+    zone = telegram.settings.timezone
+
+    def listing(session: Session) -> list[str]:
+        return [
+            f"{cards.tag(cards.card_data(session, h), who.language)} {h.reason} "
+            f"{cards.local(h.opened_at, zone)}"
+            for h in handoff.waiting(session)
+        ]
+
+    rows = await telegram.db(listing)
+    await _reply(update, cards.e("\n".join(rows)) if rows else w("none", who.language))
+
+
+async def command_reassign(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reassign <id> <consultant> (managers): the lead and its conversation change hands."""
+    found = await _who(update, context)
+    if not found:
+        return
+    telegram, who = found
+    args = context.args or []
+    lead_id = _id(args)
+    if who.role != "manager":
+        await _reply(update, w("managers", who.language))
+        return
+    if lead_id is None or len(args) < 2:
+        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["reassign"])))
+        return
+    name = " ".join(args[1:])
+    now, minutes = telegram.clock(), telegram.settings.handoff_reply_minutes
+
+    def move(session: Session) -> int | None:
+        to = staff.by_name(session, name)
+        lead = session.get(Lead, lead_id)
+        if to is None or lead is None:
+            return None
+        conversation = session.scalar(
+            select(Handoff).where(Handoff.lead_id == lead.id, Handoff.state != "done")
+        )
+        if conversation is not None:
+            handoff.reassign(session, conversation, to, now, minutes)
+        else:
+            lead.owner_id = to.id
+        return to.telegram_user_id
+
+    to_chat = await telegram.db(move)
+    if to_chat is None:
+        await _reply(update, cards.e(w("unknown", who.language, what=f"#{lead_id} / {name}")))
+        return
+    await _reply(update, w("saved", who.language))
+    await telegram.bot.send_message(to_chat, f"📌 #{lead_id}: /lead {lead_id}")
