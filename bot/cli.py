@@ -182,6 +182,31 @@ def _customers(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if places else 0
 
 
+def _staff(args: argparse.Namespace, settings: Settings) -> int:
+    from crm_bridge import staff
+    from crm_bridge.db import build_engine, build_session_factory, transaction
+
+    engine = build_engine(settings.effective_database_url)
+    try:
+        with transaction(build_session_factory(engine)) as session:
+            if args.staff_command == "add":
+                entry = staff.StaffEntry(args.telegram_id, args.name, args.role)
+                row = staff.add(session, entry)
+                print(f"{row.role} {row.name} (Telegram {row.telegram_user_id}) registered")
+            elif args.staff_command == "remove":
+                row = staff.remove(session, args.telegram_id)
+                print(f"{row.name} (Telegram {row.telegram_user_id}) removed")
+            else:
+                for row in staff.listing(session):
+                    print(f"{row.telegram_user_id}\t{row.role}\t{row.name}")
+    except staff.StaffError as exc:
+        print(f"not changed: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dealer-assistant", description="Dealer Assistant: the dealership's chat assistant."
@@ -241,6 +266,17 @@ def build_parser() -> argparse.ArgumentParser:
     export = survey_commands.add_parser("export", help="print every survey to stdout")
     export.add_argument("--format", choices=("json",), default="json")
     surveys.set_defaults(handler=_surveys)
+
+    team = commands.add_parser("staff", help="consultants and managers on Telegram")
+    team_commands = team.add_subparsers(dest="staff_command", required=True)
+    add = team_commands.add_parser("add", help="register (or update) a staff member")
+    add.add_argument("--telegram-id", type=int, required=True, help="their Telegram user id")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", choices=("consultant", "manager"), required=True)
+    team_commands.add_parser("list", help="the active staff")
+    remove = team_commands.add_parser("remove", help="deactivate a staff member")
+    remove.add_argument("telegram_id", type=int, help="their Telegram user id")
+    team.set_defaults(handler=_staff)
 
     people = commands.add_parser("customers", help="a customer's data request (PIPL), by phone")
     people_commands = people.add_subparsers(dest="customers_command", required=True)

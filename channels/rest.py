@@ -19,6 +19,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.handoff import ConsultantGate
 from channels.limits import DEFAULT_PER_MINUTE, OnNewMessage, SenderLimiter
 
 logger = logging.getLogger(__name__)
@@ -42,16 +43,26 @@ class GuardedRestInput(RestInput):
         return cls(
             token=os.environ.get(TOKEN_VARIABLE) or None,
             limiter=SenderLimiter.from_environment(),
+            gate=ConsultantGate.from_environment(),
         )
 
-    def __init__(self, token: str | None = None, limiter: SenderLimiter | None = None) -> None:
-        """``token``: required on every message when set; ``limiter``: the per-sender allowance."""
+    def __init__(
+        self,
+        token: str | None = None,
+        limiter: SenderLimiter | None = None,
+        gate: ConsultantGate | None = None,
+    ) -> None:
+        """``token``: required on every message when set; ``limiter``: the per-sender allowance;
+        ``gate``: who answers a conversation a consultant handles."""
         self.token = token
         self.limiter = limiter or SenderLimiter.per_minute(DEFAULT_PER_MINUTE)
+        self.gate = gate or ConsultantGate(None, None)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Rasa's REST routes, with the message callback limited and, with a token, guarded."""
-        blueprint: Blueprint = super().blueprint(self.limiter.guard(on_new_message, self.name()))
+        blueprint: Blueprint = super().blueprint(
+            self.limiter.guard(self.gate.guard(on_new_message, "rest"), self.name())
+        )
         if self.token is not None:
             expected = self.token.encode("utf-8")
 

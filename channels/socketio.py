@@ -11,6 +11,7 @@ from typing import Any
 from rasa.core.channels.socketio import SocketIOInput
 from sanic import Blueprint
 
+from channels.handoff import ConsultantGate
 from channels.limits import DEFAULT_PER_MINUTE, OnNewMessage, SenderLimiter
 
 
@@ -27,14 +28,18 @@ class LimitedSocketIOInput(SocketIOInput):
         """Rasa's socket.io settings from the credentials; the allowance from the environment."""
         channel: LimitedSocketIOInput = super().from_credentials(credentials)
         channel.limiter = SenderLimiter.from_environment()
+        channel.gate = ConsultantGate.from_environment()
         return channel
 
     def __init__(self, *args: Any, limiter: SenderLimiter | None = None, **kwargs: Any) -> None:
         """Rasa's socket.io settings (``args``, ``kwargs``) and the per-sender allowance."""
         super().__init__(*args, **kwargs)
         self.limiter = limiter or SenderLimiter.per_minute(DEFAULT_PER_MINUTE)
+        self.gate = ConsultantGate(None, None)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Rasa's socket.io server, with the message callback limited per sender."""
-        blueprint: Blueprint = super().blueprint(self.limiter.guard(on_new_message, self.name()))
+        blueprint: Blueprint = super().blueprint(
+            self.limiter.guard(self.gate.guard(on_new_message, "web"), self.name())
+        )
         return blueprint

@@ -53,6 +53,7 @@ def redact(text: str) -> str:
 
 
 _FORMATTER = logging.Formatter()
+ACCESS_LOGGER = "uvicorn.access"
 _installed = False
 
 
@@ -65,6 +66,10 @@ def redact_logs() -> None:
 
     def redacted_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
+        if record.name == ACCESS_LOGGER and isinstance(record.args, tuple):
+            # uvicorn's access formatter reads its fields from the arguments themselves.
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            return record
         try:
             message = record.getMessage()
         except Exception:  # a malformed call: leave it to logging's own error report

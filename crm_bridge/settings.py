@@ -130,6 +130,10 @@ class Settings(BaseSettings):
         """The key of the erasure tombstones: the configured one, else one generated once."""
         return (self.erasure_key or self._generated_secret("erasure_key")).encode("utf-8")
 
+    def effective_telegram_webhook_secret(self) -> str:
+        """What Telegram sends with every webhook update: the configured one, else generated."""
+        return self.telegram_webhook_secret or self._generated_secret("telegram_webhook_secret")
+
     def effective_relay_token(self) -> str:
         """What Rasa's web and REST channels show the gateway to ask who answers a sender."""
         return self._generated_secret("relay_token")

@@ -28,7 +28,9 @@ class RasaClient:
         self.client = client
 
     def _conversation(self, sender_id: str) -> str:
-        return f"{self.base_url}/conversations/{quote(sender_id, safe='')}"
+        # Rasa matches the id in the path as sent (no unquoting): the ":" of "telegram:<chat>"
+        # must stay as it is, or another, empty conversation is read.
+        return f"{self.base_url}/conversations/{quote(sender_id, safe=':')}"
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:

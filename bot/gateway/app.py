@@ -17,6 +17,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.channels.rasa import RasaClient
+from bot.gateway import telegram as telegram_side
+from bot.jobs import handoff as handoff_jobs
 from bot.jobs import reminders
 from bot.jobs.scheduler import build_scheduler
 from bot.runtime import paths
@@ -65,27 +68,44 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
     page = render_page(settings)
     scheduler = build_scheduler(settings, engine)
 
+    sessions = build_session_factory(engine)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with httpx.AsyncClient() as client:
-            reminders.configure(
-                reminders.Runtime(
-                    sessions=build_session_factory(engine),
-                    zone=settings.timezone,
-                    scheduler=scheduler,
-                    customers=reminders.RasaConversations(
-                        settings.effective_rasa_url, settings.effective_rasa_token(), client
-                    ),
-                    consultants=reminders.consultant_channel(settings),
-                )
+            rasa = RasaClient(
+                settings.effective_rasa_url,
+                settings.effective_rasa_token(),
+                settings.effective_rest_token(),
+                client,
             )
-            reminders.schedule_sync(scheduler)
-            scheduler.start()
-            logger.info("scheduler started (%d jobs)", len(scheduler.get_jobs()))
-            try:
-                yield
-            finally:
-                scheduler.shutdown(wait=False)
+            async with telegram_side.running(settings, sessions, rasa) as telegram:
+                app.state.telegram = telegram
+                bot = telegram.bot if telegram is not None else None
+                reminders.configure(
+                    reminders.Runtime(
+                        sessions=sessions,
+                        zone=settings.timezone,
+                        scheduler=scheduler,
+                        customers=reminders.RasaConversations(
+                            settings.effective_rasa_url,
+                            settings.effective_rasa_token(),
+                            client,
+                            telegram,
+                        ),
+                        consultants=reminders.consultant_channel(settings, bot),
+                    )
+                )
+                handoff_jobs.configure(telegram)
+                reminders.schedule_sync(scheduler)
+                handoff_jobs.schedule(scheduler)
+                scheduler.start()
+                logger.info("scheduler started (%d jobs)", len(scheduler.get_jobs()))
+                try:
+                    yield
+                finally:
+                    scheduler.shutdown(wait=False)
+                    handoff_jobs.configure(None)
 
     async def index(request: Request) -> Response:
         """The page with the chat widget."""
@@ -105,9 +125,14 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
         routes=[
             Route("/", index),
             Route("/healthz", healthz),
+            Route(telegram_side.WEBHOOK_PATH, telegram_side.webhook, methods=["POST"]),
+            Route("/internal/relay/inbound", telegram_side.relay_inbound, methods=["POST"]),
+            Route("/media/{name}", telegram_side.media),
             Mount("/static/webchat", StaticFiles(directory=paths.WEBCHAT_JS.parent)),
         ],
         lifespan=lifespan,
     )
     app.state.scheduler = scheduler
+    app.state.settings = settings
+    app.state.telegram = None
     return app

@@ -54,6 +54,9 @@ def rasa_environment(settings: Settings, host: str = "127.0.0.1") -> dict[str, s
         "DEALER_TIMEZONE": settings.dealer_timezone,
         # channels/ read them: the per-sender allowance and, beyond loopback, the REST token.
         "DA_SENDER_MESSAGES_PER_MINUTE": str(settings.sender_messages_per_minute),
+        # channels/handoff.py asks the gateway whether a consultant answers a conversation.
+        "DA_GATEWAY_URL": f"http://127.0.0.1:{settings.gateway_port}",
+        "DA_RELAY_TOKEN": settings.effective_relay_token(),
     }
     if not is_loopback(host):
         env["DA_REST_TOKEN"] = settings.effective_rest_token()

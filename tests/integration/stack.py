@@ -58,6 +58,13 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "TWILIO_AUTH_TOKEN": settings.twilio_auth_token or "",
         "TWILIO_FROM_NUMBER": settings.twilio_from_number or "",
         "MAX_ACTIVE_BOOKINGS": str(settings.max_active_bookings),
+        "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token or "",
+        "TELEGRAM_API_BASE_URL": settings.telegram_api_base_url,
+        "TELEGRAM_WEBHOOK_URL": settings.telegram_webhook_url or "",
+        "TELEGRAM_WEBHOOK_SECRET": settings.telegram_webhook_secret or "",
+        "TELEGRAM_SALES_CHAT_ID": str(settings.telegram_sales_chat_id or ""),
+        "HANDOFF_CLAIM_MINUTES": str(settings.handoff_claim_minutes),
+        "HANDOFF_REPLY_MINUTES": str(settings.handoff_reply_minutes),
     }
     return {key: value for key, value in values.items() if value}
 

@@ -3,20 +3,16 @@ controllable clock; a reminder goes out once, not to customers who opted out."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
-from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, select
+from telegram import Bot
 
 from bot.jobs import reminders
 from crm_bridge import bookings, privacy
@@ -25,6 +21,7 @@ from crm_bridge.conversations import start_conversation
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.models import Notification
+from tests.telegram_fake import TOKEN, running_telegram_fake
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOOKED_AT = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)  # Monday 10:30 in Shanghai
@@ -257,50 +254,15 @@ async def test_a_completed_test_drive_gets_its_survey_once(
     assert not [j for j in scheduler.get_jobs() if j.id.startswith("survey:")]
 
 
-class _BotApi(BaseHTTPRequestHandler):
-    """Answers like the Telegram Bot API for getMe and sendMessage, and remembers requests."""
-
-    calls: ClassVar[list[tuple[str, dict[str, Any]]]] = []
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode()
-        fields = (
-            json.loads(body)
-            if self.headers.get("Content-Type", "").startswith("application/json")
-            else {k: v[0] for k, v in parse_qs(body).items()}
-        )
-        method = self.path.rsplit("/", 1)[-1]
-        self.calls.append((method, fields))
-        user = {"id": 1, "is_bot": True, "first_name": "Dealer", "username": "dealer_bot"}
-        chat = {"id": -100123, "type": "group", "title": "Sales"}
-        result: dict[str, Any] = user
-        if method == "sendMessage":
-            result = {"message_id": 7, "date": 0, "chat": chat, "text": fields.get("text", "")}
-        payload = json.dumps({"ok": True, "result": result}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 async def test_notices_go_to_the_sales_chat_over_the_bot_api() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _BotApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        chat = reminders.TelegramSalesChat(
-            "123:secret", -100123, f"http://127.0.0.1:{server.server_address[1]}/bot"
-        )
-        await chat.notify("王磊", "新的试驾预约：Q5L，<b>张伟</b> & co")
-    finally:
-        server.shutdown()
-    [fields] = [f for m, f in _BotApi.calls if m == "sendMessage"]
-    assert str(fields["chat_id"]) == "-100123"
-    assert fields["parse_mode"] == "HTML"
+    with running_telegram_fake() as fake:
+        bot = Bot(TOKEN, base_url=f"{fake.base_url}/bot")
+        async with bot:
+            chat = reminders.TelegramSalesChat(bot, -100123)
+            await chat.notify("王磊", "新的试驾预约：Q5L，<b>张伟</b> & co")
+        [call] = fake.calls_of("sendMessage")
+    assert str(call.params["chat_id"]) == "-100123"
+    assert call.params["parse_mode"] == "HTML"
     # The customer's words are escaped; only the assistant's own markup stays.
-    assert fields["text"] == "<b>@王磊</b>\n新的试驾预约：Q5L，&lt;b&gt;张伟&lt;/b&gt; &amp; co"
+    expected = "<b>@王磊</b>\n新的试驾预约：Q5L，&lt;b&gt;张伟&lt;/b&gt; &amp; co"
+    assert call.params["text"] == expected

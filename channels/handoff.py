@@ -1,0 +1,71 @@
+"""While a consultant handles a conversation, its web chat and REST messages go to them, not to
+the assistant.
+
+Before a message reaches Rasa's dialogue, the channel asks the gateway (``DA_GATEWAY_URL``, with
+the shared ``DA_RELAY_TOKEN``) who answers the sender. If a consultant does, the gateway has
+already added the message to the transcript and relayed it, and the assistant stays quiet. If the
+gateway cannot be asked (not configured, down, slow), the assistant answers as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any, Final
+
+import aiohttp
+from rasa.core.channels.channel import UserMessage
+
+from channels.limits import OnNewMessage
+
+logger = logging.getLogger(__name__)
+
+GATEWAY_VARIABLE: Final = "DA_GATEWAY_URL"
+TOKEN_VARIABLE: Final = "DA_RELAY_TOKEN"  # noqa: S105 - a variable name
+INBOUND_PATH: Final = "/internal/relay/inbound"
+TIMEOUT: Final = aiohttp.ClientTimeout(total=5)
+
+
+class ConsultantGate:
+    """Asks the gateway whether a consultant handles a sender, and hands them the message."""
+
+    def __init__(self, gateway_url: str | None, token: str | None) -> None:
+        self.url = f"{gateway_url.rstrip('/')}{INBOUND_PATH}" if gateway_url and token else None
+        self.token = token or ""
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> ConsultantGate:
+        env = os.environ if environ is None else environ
+        return cls(env.get(GATEWAY_VARIABLE) or None, env.get(TOKEN_VARIABLE) or None)
+
+    async def taken(self, message: UserMessage, channel: str) -> bool:
+        """Whether a consultant took the message (the assistant must not answer it)."""
+        if self.url is None or not message.text:
+            return False
+        body = {"sender_id": message.sender_id, "text": message.text, "channel": channel}
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=TIMEOUT) as session,
+                session.post(
+                    self.url, json=body, headers={"Authorization": f"Bearer {self.token}"}
+                ) as response,
+            ):
+                if response.status != 200:
+                    logger.warning("the gateway answered %d on a relay check", response.status)
+                    return False
+                answer: Any = await response.json()
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            logger.warning("could not ask the gateway who answers (%s)", type(error).__name__)
+            return False
+        return isinstance(answer, dict) and answer.get("handled_by") == "consultant"
+
+    def guard(self, on_new_message: OnNewMessage, channel: str) -> OnNewMessage:
+        """``on_new_message`` for conversations the assistant answers."""
+
+        async def gated(message: UserMessage) -> Any:
+            if await self.taken(message, channel):
+                return None
+            return await on_new_message(message)
+
+        return gated

@@ -1,0 +1,272 @@
+"""Telegram end to end: the real gateway (webhook mode) against a local fake of the Bot API, the
+trained model, the action server and the database. Customers chat in both languages; a lead is
+handed off, two consultants race to claim it, messages are relayed both ways, staff commands
+answer staff only, forged webhooks are refused."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from crm_bridge.db import build_engine, build_session_factory
+from crm_bridge.models import Handoff, InboundUpdate, Lead, VerifiedPhone
+from tests.conftest import make_settings
+from tests.integration.stack import Stack, cli, export, free_port, running_stack
+from tests.telegram_fake import (
+    TelegramFake,
+    callback_update,
+    contact_update,
+    edited_text_update,
+    group_text_update,
+    post_webhook,
+    running_telegram_fake,
+    sticker_update,
+    text_update,
+    user,
+    voice_update,
+)
+
+pytestmark = pytest.mark.integration
+
+SECRET = "webhook-secret-for-tests"
+SALES_CHAT = -1001234567
+WANG = user(5001, "王磊", "zh")
+LI = user(5002, "Li Na", "en")
+BOSS = user(5003, "赵经理", "zh")
+
+
+class TelegramStack:
+    """The stack with its fake Bot API and the gateway's webhook."""
+
+    def __init__(self, stack: Stack, fake: TelegramFake) -> None:
+        self.stack = stack
+        self.fake = fake
+        self.url = f"http://127.0.0.1:{stack.settings.gateway_port}/telegram/webhook"
+
+    def post(self, update: dict[str, Any], secret: str | None = SECRET) -> int:
+        return post_webhook(self.url, update, secret)
+
+    def db(self) -> Any:
+        engine = build_engine(self.stack.settings.effective_database_url)
+        return build_session_factory(engine)()
+
+    def replies_after(
+        self, chat_id: int, since: float, count: int = 1, timeout: float = 60
+    ) -> list[dict[str, Any]]:
+        """The bot's messages to a chat sent after ``since`` (waiting for ``count`` of them)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            calls = [
+                c for c in self.fake.calls
+                if c.method in ("sendMessage", "sendPhoto") and c.ok and c.at > since
+                and str(c.params.get("chat_id")) == str(chat_id)
+            ]  # fmt: skip
+            if len(calls) >= count:
+                time.sleep(1.0)  # the rest of the turn
+                return [
+                    c.params for c in self.fake.calls
+                    if c.method in ("sendMessage", "sendPhoto") and c.ok and c.at > since
+                    and str(c.params.get("chat_id")) == str(chat_id)
+                ]  # fmt: skip
+            time.sleep(0.1)
+        raise AssertionError(f"no reply to {chat_id}:\n{self.stack.log_tail()}")
+
+    def say(self, who: dict[str, Any], text: str) -> list[dict[str, Any]]:
+        since = time.time()
+        assert self.post(text_update(who, text)) == 200
+        return self.replies_after(who["id"], since)
+
+
+@pytest.fixture(scope="module")
+def tg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TelegramStack]:
+    with running_telegram_fake() as fake:
+        settings = make_settings(
+            tmp_path_factory.mktemp("telegram"),
+            rasa_port=free_port(),
+            actions_port=free_port(),
+            gateway_port=free_port(),
+            telegram_bot_token=fake.token,
+            telegram_api_base_url=fake.base_url,
+            telegram_webhook_url="https://dealer.example/telegram/webhook",
+            telegram_webhook_secret=SECRET,
+            telegram_sales_chat_id=SALES_CHAT,
+        )
+        with running_stack(settings, with_gateway=True) as stack:
+            running = TelegramStack(stack, fake)
+            for who, role in ((WANG, "consultant"), (LI, "consultant"), (BOSS, "manager")):
+                result = cli(stack, "staff", "add", "--telegram-id", str(who["id"]),
+                             "--name", who["first_name"], "--role", role)  # fmt: skip
+                assert result.returncode == 0, result.stderr
+            yield running
+
+
+def texts(replies: list[dict[str, Any]]) -> str:
+    return "\n".join(str(r.get("text") or r.get("caption") or "") for r in replies)
+
+
+def test_the_webhook_is_set_with_its_secret(tg: TelegramStack) -> None:
+    call = tg.fake.wait_for("setWebhook")
+    assert call.params["url"] == "https://dealer.example/telegram/webhook"
+    assert call.params["secret_token"] == SECRET
+
+
+def test_a_forged_or_unsigned_update_is_refused_and_not_processed(tg: TelegramStack) -> None:
+    stranger = user(9101, "Mallory", "en")
+    forged, unsigned = text_update(stranger, "hello"), text_update(stranger, "hello")
+    assert tg.post(forged, secret="not-the-secret") == 403
+    assert tg.post(unsigned, secret=None) == 403
+    time.sleep(2)
+    assert tg.fake.texts_to(stranger["id"]) == []
+    with tg.db() as session:
+        ids = {forged["update_id"], unsigned["update_id"]}
+        assert (
+            session.scalars(select(InboundUpdate).where(InboundUpdate.update_id.in_(ids))).all()
+            == []
+        )
+
+
+def test_a_chinese_customer_chats_with_buttons(tg: TelegramStack) -> None:
+    buyer = user(7001, "小张", "zh")
+    greeting = tg.say(buyer, "你好")
+    assert "您好" in texts(greeting)
+    assert all(r.get("parse_mode") == "HTML" for r in greeting if "text" in r)
+    tg.fake.wait_for("sendChatAction", lambda c: str(c.params["chat_id"]) == "7001")
+    info = tg.say(buyer, "介绍一下Q5L")
+    with_buttons = [r for r in info if r.get("reply_markup")]
+    assert with_buttons, info
+    [message] = [m for m in tg.fake.messages_to(7001) if m.get("reply_markup")][-1:]
+    first = message["reply_markup"]["inline_keyboard"][0][0]
+    since = time.time()
+    press = callback_update(buyer, first["callback_data"], message)
+    assert tg.post(press) == 200
+    answered = tg.fake.wait_for("answerCallbackQuery")
+    assert answered.params["callback_query_id"] == press["callback_query"]["id"]
+    after = tg.replies_after(7001, since)
+    assert texts(after)
+
+
+def test_non_text_updates_get_an_answer_in_the_customers_language(tg: TelegramStack) -> None:
+    zh, en = user(7002, "小李", "zh"), user(7003, "Tom", "en")
+    since = time.time()
+    tg.post(sticker_update(zh))
+    assert "车型" in texts(tg.replies_after(7002, since))
+    since = time.time()
+    tg.post(voice_update(en))
+    assert "type" in texts(tg.replies_after(7003, since))
+    since = time.time()
+    tg.post(edited_text_update(en, "actually the Q7"))
+    assert "edit" in texts(tg.replies_after(7003, since))
+    since = time.time()
+    tg.post(group_text_update(en, -555, "hi bot"))
+    assert "message me directly" in texts(tg.replies_after(-555, since))
+
+
+def test_someone_elses_contact_is_not_taken(tg: TelegramStack) -> None:
+    buyer = user(7004, "Amy", "en")
+    since = time.time()
+    tg.post(contact_update(buyer, "8613912340000", contact_user_id=999))
+    assert "someone else" in texts(tg.replies_after(7004, since))
+    with tg.db() as session:
+        assert (
+            session.scalars(
+                select(VerifiedPhone).where(VerifiedPhone.sender_id == "telegram:7004")
+            ).all()
+            == []
+        )
+
+
+def _claim_race(tg: TelegramStack, card: dict[str, Any]) -> None:
+    data = card["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    presses = [callback_update(WANG, data, card), callback_update(LI, data, card)]
+    threads = [threading.Thread(target=tg.post, args=(p,)) for p in presses]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_an_english_lead_is_handed_off_claimed_once_and_relayed(tg: TelegramStack) -> None:
+    buyer = user(7005, "Michael", "en")
+    tg.say(buyer, "Hi there")
+    for turn in ("Could a sales consultant call me back about the Q7?", "around 800k",
+                 "within a month", "lease", "no", "yes, that's fine"):  # fmt: skip
+        tg.say(buyer, turn)
+    asked = tg.say(buyer, "Michael Chen")
+    keyboard = asked[-1].get("reply_markup") or {}
+    assert keyboard.get("keyboard", [[{}]])[0][0].get("request_contact") is True, asked
+    # The customer shares their own number: it fills the phone and counts as verified.
+    since = time.time()
+    tg.post(contact_update(buyer, "8613912345678", contact_user_id=buyer["id"]))
+    done = tg.replies_after(7005, since, count=2)
+    assert "+8613912345678" in texts(done)
+    assert "consultant" in texts(done)
+    with tg.db() as session:
+        [proof] = session.scalars(
+            select(VerifiedPhone).where(VerifiedPhone.sender_id == "telegram:7005")
+        ).all()
+        assert (proof.phone, proof.via) == ("+8613912345678", "telegram_contact")
+    # The lead card reaches the sales chat with a Claim button; two consultants race for it.
+    card_call = tg.fake.wait_for(
+        "sendMessage", lambda c: str(c.params["chat_id"]) == str(SALES_CHAT), timeout=30
+    )
+    assert "Michael Chen" in card_call.params["text"]
+    [card] = [m for m in tg.fake.messages_to(SALES_CHAT) if m.get("reply_markup")][-1:]
+    _claim_race(tg, card)
+    time.sleep(3)
+    answers = [c for c in tg.fake.calls_of("answerCallbackQuery")
+               if c.params.get("show_alert") in (True, False, "true", "false", None)][-2:]  # fmt: skip
+    assert len(answers) == 2
+    with tg.db() as session:
+        [handoff] = session.scalars(
+            select(Handoff).where(Handoff.sender_id == "telegram:7005")
+        ).all()
+        assert handoff.state == "claimed"
+        owner = handoff.owner.telegram_user_id
+        lead = session.get(Lead, handoff.lead_id)
+        assert lead is not None and lead.status == "handed_off"
+    loser = LI if owner == WANG["id"] else WANG
+    winner = WANG if owner == WANG["id"] else LI
+    edited = tg.fake.messages_to(SALES_CHAT)[-1]
+    assert winner["first_name"] in edited["text"]
+    # While the consultant handles the chat the assistant is quiet and the customer's words
+    # reach the consultant, tagged with the lead.
+    since = time.time()
+    tg.post(text_update(buyer, "Do you have the Q7 in white?"))
+    relayed = tg.replies_after(owner, since)
+    assert "Do you have the Q7 in white?" in texts(relayed)
+    assert f"#{handoff.lead_id}" in texts(relayed)
+    assert tg.fake.texts_to(loser["id"]) == [] or "white" not in " ".join(
+        tg.fake.texts_to(loser["id"])
+    )
+    # What the consultant writes reaches the customer.
+    since = time.time()
+    tg.post(text_update(winner, "Yes, one Glacier White Q7 is in stock."))
+    to_customer = tg.replies_after(7005, since)
+    assert "Glacier White" in texts(to_customer)
+    assert winner["first_name"] in texts(to_customer)
+    [record] = [r for r in export(tg.stack, "leads") if r["phone"] == "+8613912345678"]
+    assert (record["status"], record["consultant"]) == ("contacted", winner["first_name"])
+    # /done hands the customer back; the assistant greets them again.
+    since = time.time()
+    tg.post(text_update(winner, "/done"))
+    back = tg.replies_after(7005, since)
+    assert "assistant" in texts(back).lower()
+    with tg.db() as session:
+        assert session.get(Handoff, handoff.id).state == "done"
+
+
+def test_staff_commands_answer_staff_only(tg: TelegramStack) -> None:
+    since = time.time()
+    tg.post(text_update(BOSS, "/help"))
+    assert "/unclaimed" in texts(tg.replies_after(BOSS["id"], since))
+    stranger = user(9102, "Eve", "en")
+    for command in ("/leads", "/unclaimed", "/lead 1", "/today"):
+        since = time.time()
+        tg.post(text_update(stranger, command))
+        [answer] = tg.replies_after(stranger["id"], since)
+        assert answer["text"] == "This command is for the dealership's sales team."
