@@ -8,9 +8,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,33 @@ class Stack:
     settings: Settings
     token: str
     logs: Path
+    # The running servers by name ("rasa", "actions", "gateway"), and how to start each again.
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    launch: dict[str, Callable[[], subprocess.Popen[bytes]]] = field(default_factory=dict)
+    ready_urls: dict[str, str] = field(default_factory=dict)
+
+    def stop(self, name: str) -> None:
+        """Stop one server, as an operator or a crash would (SIGTERM, then SIGKILL)."""
+        process = self.processes[name]
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def start(self, name: str, timeout: float = 240) -> None:
+        """Start a stopped server again and wait until it answers."""
+        self.processes[name] = self.launch[name]()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.processes[name].poll() is not None:
+                raise RuntimeError(f"{name} exited during start-up:\n" + self.log_tail())
+            with suppress(httpx.HTTPError):
+                if httpx.get(self.ready_urls[name], timeout=2).status_code == 200:
+                    return
+            time.sleep(0.5)
+        raise RuntimeError(f"{name} did not come up:\n" + self.log_tail())
 
     @property
     def rasa_url(self) -> str:
@@ -152,23 +179,27 @@ def running_stack(
     logs.mkdir(parents=True, exist_ok=True)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "RASA_"))}
     base_env.update(settings_env(settings))
-    processes: list[subprocess.Popen[bytes]] = []
     stack = Stack(settings, settings.effective_rasa_token(), logs)
+    for spec in specs:
+        env = {**base_env, **{k: v for k, v in spec.env.items() if k.startswith("DA_")}}
+        if spec.env:  # Rasa: its own PYTHONPATH and quiet TF, plus the DA_* variables
+            env.update({k: spec.env[k] for k in ("PYTHONPATH", "RASA_TELEMETRY_ENABLED")})
+
+        def launch(spec: Any = spec, env: dict[str, str] = env) -> subprocess.Popen[bytes]:
+            log = (logs / f"{spec.name}.log").open("ab")
+            return subprocess.Popen(
+                spec.argv, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+        stack.launch[spec.name] = launch
+        stack.ready_urls[spec.name] = spec.ready_url
     try:
         for spec in specs:
-            env = {**base_env, **{k: v for k, v in spec.env.items() if k.startswith("DA_")}}
-            if spec.env:  # Rasa: its own PYTHONPATH and quiet TF, plus the DA_* variables
-                env.update({k: spec.env[k] for k in ("PYTHONPATH", "RASA_TELEMETRY_ENABLED")})
-            log = (logs / f"{spec.name}.log").open("wb")
-            processes.append(
-                subprocess.Popen(
-                    spec.argv, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-                )
-            )
+            stack.processes[spec.name] = stack.launch[spec.name]()
         deadline = time.monotonic() + timeout
         for spec in specs:
             while True:
-                if any(p.poll() is not None for p in processes):
+                if any(p.poll() is not None for p in stack.processes.values()):
                     raise RuntimeError("a server exited during start-up:\n" + stack.log_tail())
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{spec.name} did not come up:\n" + stack.log_tail())
@@ -178,9 +209,9 @@ def running_stack(
                 time.sleep(0.5)
         yield stack
     finally:
-        for process in processes:
+        for process in stack.processes.values():
             process.terminate()
-        for process in processes:
+        for process in stack.processes.values():
             try:
                 process.wait(20)
             except subprocess.TimeoutExpired:

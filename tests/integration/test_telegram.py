@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import socketio
 from sqlalchemy import select
 
 from crm_bridge.db import build_engine, build_session_factory
@@ -217,20 +219,30 @@ def test_an_english_lead_is_handed_off_claimed_once_and_relayed(tg: TelegramStac
     assert "Michael Chen" in card_call.params["text"]
     [card] = [m for m in tg.fake.messages_to(SALES_CHAT) if m.get("reply_markup")][-1:]
     _claim_race(tg, card)
-    time.sleep(3)
-    answers = [c for c in tg.fake.calls_of("answerCallbackQuery")
-               if c.params.get("show_alert") in (True, False, "true", "false", None)][-2:]  # fmt: skip
-    assert len(answers) == 2
     with tg.db() as session:
-        [handoff] = session.scalars(
-            select(Handoff).where(Handoff.sender_id == "telegram:7005")
-        ).all()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            [handoff] = session.scalars(
+                select(Handoff).where(Handoff.sender_id == "telegram:7005")
+            ).all()
+            if handoff.state == "claimed":
+                break
+            session.expire_all()
+            time.sleep(0.2)
         assert handoff.state == "claimed"
         owner = handoff.owner.telegram_user_id
         lead = session.get(Lead, handoff.lead_id)
-        assert lead is not None and lead.status == "handed_off"
+        assert lead is not None
+        assert lead.status == "handed_off"
+    # Exactly one claim won; the other consultant was told who has the lead.
+    time.sleep(2)
+    answers = tg.fake.calls_of("answerCallbackQuery")[-2:]
+    alerts = sorted(str(a.params.get("show_alert")).lower() for a in answers)
+    assert alerts == ["false", "true"], answers
+    [lost] = [a for a in answers if str(a.params.get("show_alert")).lower() == "true"]
     loser = LI if owner == WANG["id"] else WANG
     winner = WANG if owner == WANG["id"] else LI
+    assert winner["first_name"] in lost.params["text"]
     edited = tg.fake.messages_to(SALES_CHAT)[-1]
     assert winner["first_name"] in edited["text"]
     # While the consultant handles the chat the assistant is quiet and the customer's words
@@ -270,3 +282,80 @@ def test_staff_commands_answer_staff_only(tg: TelegramStack) -> None:
         tg.post(text_update(stranger, command))
         [answer] = tg.replies_after(stranger["id"], since)
         assert answer["text"] == "This command is for the dealership's sales team."
+
+
+class WebChat:
+    """A web chat visitor: Rasa's socket.io channel, as the rasa-webchat widget speaks it."""
+
+    def __init__(self, rasa_url: str) -> None:
+        self.session_id = uuid.uuid4().hex
+        self.said: list[str] = []
+        self.client = socketio.Client()
+        self.client.on("bot_uttered", self._heard)
+        self.client.connect(rasa_url, socketio_path="/socket.io", transports=["websocket"])
+        self.client.emit("session_request", {"session_id": self.session_id})
+        time.sleep(0.5)
+
+    def _heard(self, data: dict[str, Any]) -> None:
+        self.said.append(str(data.get("text") or ""))
+
+    def say(self, text: str) -> None:
+        self.client.emit("user_uttered", {"message": text, "session_id": self.session_id})
+
+    def wait_for(self, contains: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.said:
+                if contains in line:
+                    return line
+            time.sleep(0.1)
+        raise AssertionError(f"{contains!r} not said; heard {self.said}")
+
+
+def test_a_web_chat_complaint_is_relayed_both_ways(tg: TelegramStack) -> None:
+    web = WebChat(tg.stack.rasa_url)
+    try:
+        web.say("我要投诉，你们销售的服务态度太差了")
+        web.wait_for("抱歉")
+        with tg.db() as session:
+            deadline = time.monotonic() + 20
+            while (
+                not (
+                    found := session.scalars(
+                        select(Handoff).where(Handoff.sender_id == web.session_id)
+                    ).all()
+                )
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.3)
+            [handoff] = found
+            assert (handoff.reason, handoff.channel) == ("complaint", "web")
+        card = tg.fake.wait_for(
+            "sendMessage",
+            lambda c: str(c.params["chat_id"]) == str(SALES_CHAT) and "投诉" in c.params["text"],
+            timeout=30,
+        )
+        message = next(m for m in tg.fake.messages_to(SALES_CHAT)
+                       if m["message_id"] == card_id(tg, card))  # fmt: skip
+        data = message["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        claimed_at = time.time()
+        tg.post(callback_update(WANG, data, message))
+        assert "线索已归您" in texts(tg.replies_after(WANG["id"], claimed_at, count=2))
+        # The visitor's next words reach the consultant, and the assistant stays quiet.
+        heard_before = len(web.said)
+        since = time.time()
+        web.say("有人在吗？")
+        assert "有人在吗？" in texts(tg.replies_after(WANG["id"], since))
+        time.sleep(2)
+        assert len(web.said) == heard_before
+        # The consultant answers in Telegram; the visitor reads it in the web chat.
+        tg.post(text_update(WANG, "您好，我是王磊，非常抱歉，我马上帮您处理。"))
+        assert "王磊" in web.wait_for("马上帮您处理")
+    finally:
+        web.client.disconnect()
+
+
+def card_id(tg: TelegramStack, call: Any) -> int:
+    """The message id the fake gave a sendMessage call's message."""
+    sent = [m for m in tg.fake.messages_to(SALES_CHAT) if m.get("text") and m.get("reply_markup")]
+    return int(sent[-1]["message_id"])
