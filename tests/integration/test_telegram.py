@@ -5,18 +5,29 @@ answer staff only, forged webhooks are refused."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import socketio
 from sqlalchemy import select
 
-from crm_bridge.db import build_engine, build_session_factory
-from crm_bridge.models import Handoff, InboundUpdate, Lead, VerifiedPhone
+from crm_bridge import handoff, leads, staff
+from crm_bridge.db import build_engine, build_session_factory, transaction
+from crm_bridge.models import (
+    Delivery,
+    Handoff,
+    InboundUpdate,
+    Lead,
+    LeadEvent,
+    Staff,
+    VerifiedPhone,
+)
 from tests.conftest import make_settings
 from tests.integration.stack import Stack, cli, export, free_port, running_stack
 from tests.telegram_fake import (
@@ -25,6 +36,7 @@ from tests.telegram_fake import (
     contact_update,
     edited_text_update,
     group_text_update,
+    my_chat_member_update,
     post_webhook,
     running_telegram_fake,
     sticker_update,
@@ -64,17 +76,23 @@ class TelegramStack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             calls = [
-                c for c in self.fake.calls
-                if c.method in ("sendMessage", "sendPhoto") and c.ok and c.at > since
+                c
+                for c in self.fake.calls
+                if c.method in ("sendMessage", "sendPhoto")
+                and c.ok
+                and c.at > since
                 and str(c.params.get("chat_id")) == str(chat_id)
-            ]  # fmt: skip
+            ]
             if len(calls) >= count:
                 time.sleep(1.0)  # the rest of the turn
                 return [
-                    c.params for c in self.fake.calls
-                    if c.method in ("sendMessage", "sendPhoto") and c.ok and c.at > since
+                    c.params
+                    for c in self.fake.calls
+                    if c.method in ("sendMessage", "sendPhoto")
+                    and c.ok
+                    and c.at > since
                     and str(c.params.get("chat_id")) == str(chat_id)
-                ]  # fmt: skip
+                ]
             time.sleep(0.1)
         raise AssertionError(f"no reply to {chat_id}:\n{self.stack.log_tail()}")
 
@@ -101,8 +119,17 @@ def tg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TelegramStack]:
         with running_stack(settings, with_gateway=True) as stack:
             running = TelegramStack(stack, fake)
             for who, role in ((WANG, "consultant"), (LI, "consultant"), (BOSS, "manager")):
-                result = cli(stack, "staff", "add", "--telegram-id", str(who["id"]),
-                             "--name", who["first_name"], "--role", role)  # fmt: skip
+                result = cli(
+                    stack,
+                    "staff",
+                    "add",
+                    "--telegram-id",
+                    str(who["id"]),
+                    "--name",
+                    who["first_name"],
+                    "--role",
+                    role,
+                )
                 assert result.returncode == 0, result.stderr
             yield running
 
@@ -166,6 +193,9 @@ def test_non_text_updates_get_an_answer_in_the_customers_language(tg: TelegramSt
     since = time.time()
     tg.post(group_text_update(en, -555, "hi bot"))
     assert "message me directly" in texts(tg.replies_after(-555, since))
+    since = time.time()
+    tg.post(my_chat_member_update(zh, -556))
+    assert "请私聊我" in texts(tg.replies_after(-556, since))
 
 
 def test_someone_elses_contact_is_not_taken(tg: TelegramStack) -> None:
@@ -195,8 +225,14 @@ def _claim_race(tg: TelegramStack, card: dict[str, Any]) -> None:
 def test_an_english_lead_is_handed_off_claimed_once_and_relayed(tg: TelegramStack) -> None:
     buyer = user(7005, "Michael", "en")
     tg.say(buyer, "Hi there")
-    for turn in ("Could a sales consultant call me back about the Q7?", "around 800k",
-                 "within a month", "lease", "no", "yes, that's fine"):  # fmt: skip
+    for turn in (
+        "Could a sales consultant call me back about the Q7?",
+        "around 800k",
+        "within a month",
+        "lease",
+        "no",
+        "yes, that's fine",
+    ):
         tg.say(buyer, turn)
     asked = tg.say(buyer, "Michael Chen")
     keyboard = asked[-1].get("reply_markup") or {}
@@ -335,8 +371,9 @@ def test_a_web_chat_complaint_is_relayed_both_ways(tg: TelegramStack) -> None:
             lambda c: str(c.params["chat_id"]) == str(SALES_CHAT) and "投诉" in c.params["text"],
             timeout=30,
         )
-        message = next(m for m in tg.fake.messages_to(SALES_CHAT)
-                       if m["message_id"] == card_id(tg, card))  # fmt: skip
+        message = next(
+            m for m in tg.fake.messages_to(SALES_CHAT) if m["message_id"] == card_id(tg, card)
+        )
         data = message["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
         claimed_at = time.time()
         tg.post(callback_update(WANG, data, message))
@@ -359,3 +396,104 @@ def card_id(tg: TelegramStack, call: Any) -> int:
     """The message id the fake gave a sendMessage call's message."""
     sent = [m for m in tg.fake.messages_to(SALES_CHAT) if m.get("text") and m.get("reply_markup")]
     return int(sent[-1]["message_id"])
+
+
+def a_handed_off_rest_lead(tg: TelegramStack, phone: str, owner_telegram_id: int) -> int:
+    """A REST customer's lead, handed off and claimed (written as the action server would)."""
+    now = datetime.now(UTC)
+    update = leads.LeadUpdate(
+        consent=True,
+        channel="rest",
+        language="zh",
+        name="周杰",
+        phone=phone,
+        model_interest=["A6L"],
+        purchase_timeline_days=20,
+    )
+    engine = build_engine(tg.stack.settings.effective_database_url)
+    try:
+        with transaction(build_session_factory(engine)) as session:
+            sender = f"rest-{phone}"
+            lead = leads.record_lead(session, sender, update, "test", now)
+            assert lead is not None
+            opened = handoff.request(
+                session,
+                sender_id=sender,
+                reason="person",
+                at=now,
+                zone="Asia/Shanghai",
+                claim_minutes=10,
+                channel="rest",
+            )
+            owner = staff.by_telegram(session, owner_telegram_id)
+            assert owner is not None
+            assert handoff.claim(session, opened["handoff_id"], owner, now, 10).won
+            return lead.id
+    finally:
+        engine.dispose()
+
+
+def command(tg: TelegramStack, who: dict[str, Any], text: str) -> str:
+    since = time.time()
+    assert tg.post(text_update(who, text)) == 200
+    return texts(tg.replies_after(who["id"], since))
+
+
+def test_staff_commands_work_on_the_leads_staff_may_see(tg: TelegramStack) -> None:
+    lead_id = a_handed_off_rest_lead(tg, "+8613700001111", WANG["id"])
+    assert f"#{lead_id}" in command(tg, WANG, "/leads")
+    assert "周杰" in command(tg, WANG, f"/lead {lead_id}")
+    # Another consultant's lead is as unknown as one that does not exist.
+    assert "Not found" in command(tg, LI, f"/lead {lead_id}")
+    assert "周杰" not in command(tg, LI, "/leads")
+    # A REST customer cannot be written to: the reply becomes a call-back task on the lead.
+    assert "回电任务" in command(tg, WANG, f"/reply {lead_id} 明天上午十点给您回电")
+    assert "已记录" in command(tg, WANG, f"/status {lead_id} visited level A")
+    assert "用法" in command(tg, WANG, f"/status {lead_id} maybe")
+    assert "已记录交车" in command(tg, WANG, f"/delivered {lead_id} A6L LFV3A28W0N3012345")
+    assert "找不到" in command(tg, WANG, "/testdrive 999999 completed")
+    today = command(tg, WANG, "/today")
+    assert today == "暂无。" or re.match(r"\d+ \d\d:\d\d ", today), today
+    [record] = [r for r in export(tg.stack, "leads") if r["phone"] == "+8613700001111"]
+    assert (record["status"], record["level"], record["consultant"]) == ("won", "A", "王磊")
+    with tg.db() as session:
+        kinds = set(session.scalars(select(LeadEvent.kind).where(LeadEvent.lead_id == lead_id)))
+        assert {"handoff", "claimed", "callback", "visited", "status"} <= kinds
+        assert session.scalar(select(Delivery.vin).where(Delivery.lead_id == lead_id)) == (
+            "LFV3A28W0N3012345"
+        )
+
+
+def test_managers_see_unclaimed_leads_and_reassign(tg: TelegramStack) -> None:
+    lead_id = a_handed_off_rest_lead(tg, "+8613700002222", WANG["id"])
+    assert "经理" in command(tg, WANG, "/unclaimed")  # for managers only
+    command(tg, BOSS, "/unclaimed")
+    since = time.time()
+    assert "已记录" in command(tg, BOSS, f"/reassign {lead_id} Li Na")
+    assert f"#{lead_id}" in texts(tg.replies_after(LI["id"], since))
+    with tg.db() as session:
+        lead = session.get(Lead, lead_id)
+        assert lead is not None
+        assert lead.owner_id is not None
+        assert session.get(Staff, lead.owner_id).name == "Li Na"
+
+
+def test_a_stranger_pressing_claim_is_refused(tg: TelegramStack) -> None:
+    cards = [m for m in tg.fake.messages_to(SALES_CHAT) if m.get("reply_markup")]
+    card = (
+        cards[-1]
+        if cards
+        else {
+            "message_id": 1,
+            "chat": {"id": SALES_CHAT, "type": "group"},
+            "date": 0,
+            "text": "card",
+        }
+    )
+    press = callback_update(user(9103, "Trudy", "en"), "claim:1", card)
+    assert tg.post(press) == 200
+    answer = tg.fake.wait_for(
+        "answerCallbackQuery",
+        lambda c: c.params["callback_query_id"] == press["callback_query"]["id"],
+    )
+    assert answer.params["text"] == "Only the dealership's sales team can claim leads."

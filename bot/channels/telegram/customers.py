@@ -227,11 +227,23 @@ async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _answer(update, "edited")
 
 
+async def added_to_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Added to a group: the bot says customers should message it privately."""
+    change = update.my_chat_member
+    if change is None or change.new_chat_member.status not in ("member", "administrator"):
+        return
+    await group_message(update, context)
+
+
 async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """In a group (other than the sales chat) the bot asks to be messaged privately, once."""
     chat = update.effective_chat
     telegram = of(context)
-    if chat is None or chat.id == telegram.settings.telegram_sales_chat_id:
+    if (
+        chat is None
+        or chat.type == "private"
+        or chat.id == telegram.settings.telegram_sales_chat_id
+    ):
         return
     if context.chat_data is not None and not context.chat_data.get("told_private"):
         context.chat_data["told_private"] = True

@@ -19,6 +19,7 @@ from telegram.ext import ContextTypes, filters
 
 from bot.channels.telegram import cards, relay
 from bot.channels.telegram.runtime import Telegram, of
+from bot.channels.telegram.texts import language_of
 from crm_bridge import handoff, staff
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.models import Handoff, HandoffCard, Staff
@@ -106,8 +107,9 @@ async def not_staff(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A staff command from someone who is not staff: refused, nothing told."""
     message, user = update.effective_message, update.effective_user
     if message is not None:
-        await message.reply_text(say("not_staff", "en" if user and (user.language_code or "")
-                                     .startswith("en") else "zh"))  # fmt: skip
+        await message.reply_text(
+            say("not_staff", language_of(user.language_code if user else None))
+        )
 
 
 async def claim_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -118,7 +120,8 @@ async def claim_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     telegram = of(context)
     who = await me(telegram, update)
     if who is None:
-        await query.answer(say("claim_refused", None), show_alert=True)
+        code = update.effective_user.language_code if update.effective_user else None
+        await query.answer(say("claim_refused", language_of(code)), show_alert=True)
         return
     handoff_id = int((query.data or "claim:0").split(":", 1)[1])
     now = telegram.clock()

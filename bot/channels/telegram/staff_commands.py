@@ -173,13 +173,15 @@ async def command_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     args = context.args or []
     lead_id = _id(args)
     level = args[3].upper() if len(args) == 4 and args[2].lower() == "level" else None
-    if lead_id is None or len(args) not in (2, 4) or (len(args) == 4 and level is None):
+    outcome = args[1].lower() if len(args) >= 2 else ""
+    shape = len(args) == 2 or (len(args) == 4 and level is not None)
+    if lead_id is None or not shape or outcome not in sales.OUTCOMES:
         await _reply(update, cards.e(w("usage", who.language, usage=USAGE["status"])))
         return
     now = telegram.clock()
     try:
         await telegram.db(
-            lambda s: sales.set_status(s, _staff(s, who.id), lead_id, args[1].lower(), level, now)
+            lambda s: sales.set_status(s, _staff(s, who.id), lead_id, outcome, level, now)
         )
     except sales.SalesError as error:
         await _reply(update, cards.e(w("unknown", who.language, what=str(error))))

@@ -48,8 +48,14 @@ def record(session: Session, payload: dict[str, Any], now: datetime) -> bool:
     }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(InboundUpdate).values(**values).on_conflict_do_nothing()
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    stmt = (
+        insert(InboundUpdate)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(InboundUpdate.update_id)
+    )
+    # RETURNING, not the row count: drivers may report -1 for a skipped insert.
+    return session.execute(stmt).scalar_one_or_none() is not None
 
 
 def state_of(session: Session, update_id: int) -> InboundUpdate | None:
