@@ -28,9 +28,10 @@ from crm_bridge.types import utcnow
 # Bargaining, as opposed to asking the guide price or the current offers: the final price is a
 # consultant's to agree (playbook: the assistant never negotiates).
 NEGOTIATION: Final = re.compile(
-    r"(便宜(一?点|些|多少)|少(一?点|点儿|多少)|优惠多少|能优惠|最低(价|多少|能)|底价|砍价|讲价|议价|"
-    r"还价|打(个)?折|折扣多少|让(点|利)|团购价|落地最低|最(好|优惠)的价|成交价)"
-    r"|\b(discount|cheaper|best price|lowest price|bargain|negotiat\w*|knock\w* off|"
+    r"(便宜(一?点|些|多少)|(再|能)便宜|少(一?点|点儿|多少)|优惠(多少|一?点|些)|能优惠|最低(价|多少|能)|"
+    r"底价|砍价|讲价|议价|还价|打(个)?折|折扣多少|让(点|利)|团购价|落地最低|最(好|优惠)的价|成交价|"
+    r"太贵|贵了)"
+    r"|\b(discount|cheaper|best price|lowest price|bargain|negotia\w*|knock\w* off|"
     r"better (price|deal)|final price|out[- ]the[- ]door)\b",
     re.IGNORECASE,
 )

@@ -7,6 +7,7 @@ import re
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
@@ -14,7 +15,7 @@ from actions.base import Services, asked_models, entity_values, language_of
 from actions.handoff import hand_off, negotiating
 from actions.vehicles import wording
 from actions.vehicles.base import VehicleAnswer
-from actions.vehicles.context import Subject
+from actions.vehicles.context import Subject, subject_of
 from crm_bridge.catalog import Need, active_models, current_promotions
 from crm_bridge.vehicles import find_trim, recommend_with_equipment, trims_of
 
@@ -123,6 +124,14 @@ class ActionAnswerPrice(VehicleAnswer):
 
     def name(self) -> str:
         return "action_answer_price"
+
+    async def respond(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        # Bargaining without a model named ("能不能少点？") needs a consultant, not a question.
+        if negotiating(tracker.latest_message.get("text")) and not subject_of(tracker).models:
+            return await hand_off(self.services, dispatcher, tracker, "price")
+        return await super().respond(dispatcher, tracker, domain)
 
     async def answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, subject: Subject
