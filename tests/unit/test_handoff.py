@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from crm_bridge import exports, handoff, leads, sales, staff
+from crm_bridge import dealer_data, exports, handoff, leads, sales, staff
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
@@ -227,3 +227,18 @@ def test_the_utc_clock_is_used_for_deadlines(dealership: SessionFactory) -> None
         row = session.get(Handoff, handoff_id)
         assert row is not None
         assert row.claim_due_at == at + timedelta(minutes=10)
+
+
+def test_staff_come_from_the_dealership_data_file(sessions: SessionFactory) -> None:
+    raw = load_dealer_data().model_dump(mode="json")
+    raw["consultants"][0]["telegram_user_id"] = 7001
+    raw["managers"] = [{"name": "赵经理", "telegram_user_id": 7009}]
+    data = dealer_data.DealerData.model_validate(raw)
+    with transaction(sessions) as session:
+        load_dealer_data_into(session, data)
+        registered = {(s.telegram_user_id, s.name, s.role) for s in staff.listing(session)}
+    consultant = data.consultants[0].name
+    assert registered == {(7001, consultant, "consultant"), (7009, "赵经理", "manager")}
+    raw["managers"] = [{"name": "x", "telegram_user_id": 7001}]
+    with pytest.raises(ValueError, match="Telegram user id"):
+        dealer_data.DealerData.model_validate(raw)

@@ -11,12 +11,22 @@ from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from actions.transcripts import REDACTED, Transcripts
-from crm_bridge import bookings, conversations, identity, privacy
+from bot.channels.telegram import updates
+from crm_bridge import bookings, conversations, handoff, identity, privacy
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import build_session_factory, transaction
 from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.leads import LeadUpdate, record_lead
-from crm_bridge.models import Booking, Conversation, Customer, Lead, LeadEvent
+from crm_bridge.models import (
+    Booking,
+    Conversation,
+    Customer,
+    Handoff,
+    InboundUpdate,
+    Lead,
+    LeadEvent,
+    RelayMessage,
+)
 
 AT = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 KEY = b"test erasure key"
@@ -247,3 +257,29 @@ def test_declining_consent_removes_what_was_volunteered(tmp_path: Path) -> None:
     assert bot["text"] == "[removed]您好！可以保存您的电话吗？"
     assert models["value"] == ["Q5L"]  # the needs stay
     assert other["text"] == "王小明 is my friend"  # another conversation is not touched
+
+
+def test_erasure_removes_what_a_hand_off_holds(engine: Engine) -> None:
+    sessions = build_session_factory(engine)
+    sender = "telegram:4242"
+    with transaction(sessions) as session:
+        load_dealer_data_into(session, load_dealer_data())
+        conversations.start_conversation(session, sender, AT, "telegram")
+        record_lead(session, sender, LeadUpdate(consent=True, phone="+8613800138077"), "t", AT)
+        opened = handoff.request(
+            session, sender_id=sender, reason="person", at=AT, zone="Asia/Shanghai",
+            claim_minutes=10, excerpt=[{"who": "customer", "text": "我是张伟 13800138077"}],
+        )  # fmt: skip
+        row = session.get(Handoff, opened["handoff_id"])
+        assert row is not None
+        handoff.relay(session, row, "to_consultant", body="打我电话13800138077", now=AT)
+        updates.record(session, {"update_id": 7, "message": {"chat": {"id": 4242}}}, AT)
+        updates.record(session, {"update_id": 8, "message": {"chat": {"id": 9999}}}, AT)
+    with transaction(sessions) as session:
+        privacy.erase(session, sender, AT + timedelta(hours=1), KEY)
+    with sessions() as session:
+        [kept] = session.scalars(select(Handoff)).all()
+        assert kept.excerpt is None
+        assert session.scalars(select(RelayMessage.body)).all() == ["[erased]"]
+        # Another chat's kept updates stay.
+        assert session.scalars(select(InboundUpdate.update_id)).all() == [8]
