@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -25,6 +26,7 @@ GATEWAY_VARIABLE: Final = "DA_GATEWAY_URL"
 TOKEN_VARIABLE: Final = "DA_RELAY_TOKEN"  # noqa: S105 - a variable name
 INBOUND_PATH: Final = "/internal/relay/inbound"
 TIMEOUT: Final = aiohttp.ClientTimeout(total=5)
+WARN_EVERY_SECONDS: Final = 60.0
 
 
 class ConsultantGate:
@@ -33,6 +35,7 @@ class ConsultantGate:
     def __init__(self, gateway_url: str | None, token: str | None) -> None:
         self.url = f"{gateway_url.rstrip('/')}{INBOUND_PATH}" if gateway_url and token else None
         self.token = token or ""
+        self._warned_at = float("-inf")
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ConsultantGate:
@@ -56,7 +59,10 @@ class ConsultantGate:
                     return False
                 answer: Any = await response.json()
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            logger.warning("could not ask the gateway who answers (%s)", type(error).__name__)
+            now = time.monotonic()
+            if now - self._warned_at > WARN_EVERY_SECONDS:  # once a minute, not every message
+                self._warned_at = now
+                logger.warning("could not ask the gateway who answers (%s)", type(error).__name__)
             return False
         return isinstance(answer, dict) and answer.get("handled_by") == "consultant"
 

@@ -36,7 +36,9 @@ from tests.telegram_fake import (
     contact_update,
     edited_text_update,
     group_text_update,
+    location_update,
     my_chat_member_update,
+    photo_update,
     post_webhook,
     running_telegram_fake,
     sticker_update,
@@ -191,6 +193,12 @@ def test_non_text_updates_get_an_answer_in_the_customers_language(tg: TelegramSt
     tg.post(edited_text_update(en, "actually the Q7"))
     assert "edit" in texts(tg.replies_after(7003, since))
     since = time.time()
+    tg.post(photo_update(en))
+    assert "pictures" in texts(tg.replies_after(7003, since))
+    since = time.time()
+    tg.post(location_update(zh))
+    assert "地址" in texts(tg.replies_after(7002, since))
+    since = time.time()
     tg.post(group_text_update(en, -555, "hi bot"))
     assert "message me directly" in texts(tg.replies_after(-555, since))
     since = time.time()
@@ -299,6 +307,23 @@ def test_an_english_lead_is_handed_off_claimed_once_and_relayed(tg: TelegramStac
     assert winner["first_name"] in texts(to_customer)
     [record] = [r for r in export(tg.stack, "leads") if r["phone"] == "+8613912345678"]
     assert (record["status"], record["consultant"]) == ("contacted", winner["first_name"])
+    # A photo of the car and the showroom's location go through as they are.
+    photo = photo_update(winner, file_id="AgACcarPhoto01", caption="This one")
+    tg.post(photo)
+    sent_photo = tg.fake.wait_for(
+        "sendPhoto", lambda c: str(c.params["chat_id"]) == "7005", timeout=30
+    )
+    assert sent_photo.params["photo"] == "AgACcarPhoto01"
+    assert "This one" in sent_photo.params["caption"]
+    tg.post(location_update(winner, 31.2304, 121.4737))
+    spot = tg.fake.wait_for(
+        "sendLocation", lambda c: str(c.params["chat_id"]) == "7005", timeout=30
+    )
+    assert (spot.params["latitude"], spot.params["longitude"]) == (31.2304, 121.4737)
+    # The customer's photo reaches the consultant too.
+    tg.post(photo_update(buyer, caption="my current car"))
+    tg.fake.wait_for("sendPhoto", lambda c: str(c.params["chat_id"]) == str(owner), timeout=30)
+    assert "my current car" in texts(tg.replies_after(owner, time.time() - 5))
     # /done hands the customer back; the assistant greets them again.
     since = time.time()
     tg.post(text_update(winner, "/done"))

@@ -1,5 +1,6 @@
 """The gateway: chat page, local widget, health, and a scheduler whose jobs survive restarts."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,3 +68,24 @@ def test_scheduled_jobs_survive_a_restart(engine: Engine, tmp_path: Path) -> Non
         # The gateway's own recurring job is there once, whatever the number of restarts.
         assert [job.id for job in jobs].count("bookings:sync") == 1
         assert all(job.next_run_time.tzinfo is not None for job in jobs)
+
+
+def test_without_a_bot_token_telegram_is_off_and_said_so(
+    engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(tmp_path)
+    with caplog.at_level(logging.INFO), TestClient(create_app(settings, engine)) as client:
+        assert client.app.state.telegram is None  # type: ignore[attr-defined]
+        update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "text": "hi",
+                                              "chat": {"id": 1, "type": "private"}}}  # fmt: skip
+        assert client.post("/telegram/webhook", json=update).status_code == 404
+        # Rasa's channels asking who answers: only with the relay token.
+        ask = {"sender_id": "web-1", "text": "hi"}
+        assert client.post("/internal/relay/inbound", json=ask).status_code == 403
+        token = settings.effective_relay_token()
+        answer = client.post(
+            "/internal/relay/inbound", json=ask, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert answer.json() == {"handled_by": "assistant"}
+        assert client.get("/media/..%2F..%2Fdealer.db").status_code == 404
+    assert "Telegram is off: TELEGRAM_BOT_TOKEN is not set" in caplog.text

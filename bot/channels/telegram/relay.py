@@ -116,7 +116,10 @@ async def photo_from_customer(telegram: Telegram, sender: str, message: Message)
     )  # fmt: skip
     if owner is None:
         return
-    await message.forward(owner)
+    if message.photo:  # the same bot may send a file id it received
+        await telegram.bot.send_photo(owner, message.photo[-1].file_id)
+    elif message.document is not None:
+        await telegram.bot.send_document(owner, message.document.file_id)
     await from_customer(telegram, sender, message.caption or "📷", None)
 
 
