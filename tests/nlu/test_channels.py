@@ -309,3 +309,70 @@ def test_a_flooding_web_chat_session_gets_the_slow_down_as_a_bot_message(
     # 2 a minute: 1 in any ten seconds.
     assert said == [{"text": "echo: m0"}, {"text": SLOW_DOWN}, {"text": SLOW_DOWN}]
     assert [(m.text, m.input_channel) for m in agent.received] == [("m0", "socketio")]
+
+
+@asynccontextmanager
+async def gateway_saying(handled_by: str, seen: list[dict[str, Any]]) -> AsyncIterator[str]:
+    """A stand-in for the gateway's relay check: records the question, answers ``handled_by``."""
+    app = Sanic(f"gateway_{uuid.uuid4().hex}", configure_logging=False)
+
+    @app.post("/internal/relay/inbound")
+    async def inbound(request: Any) -> Any:
+        from sanic.response import json as answer
+
+        if request.headers.get("Authorization") != "Bearer relay-token":
+            return answer({"error": "forbidden"}, status=403)
+        seen.append(request.json)
+        return answer({"handled_by": handled_by})
+
+    port = free_port()
+    server: Any = await app.create_server("127.0.0.1", port, return_asyncio_server=True)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await server.before_stop()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()
+
+
+@pytest.mark.parametrize(
+    ("handled_by", "reaches_rasa"), [("consultant", False), ("assistant", True)]
+)
+def test_a_conversation_a_consultant_handles_does_not_reach_the_assistant(
+    monkeypatch: pytest.MonkeyPatch, handled_by: str, reaches_rasa: bool
+) -> None:
+    async def scenario() -> tuple[list[str], list[dict[str, Any]], Any]:
+        seen: list[dict[str, Any]] = []
+        async with gateway_saying(handled_by, seen) as gateway:
+            channels = loaded_channels(
+                monkeypatch, DA_REST_TOKEN=None, DA_GATEWAY_URL=gateway,
+                DA_RELAY_TOKEN="relay-token",
+            )  # fmt: skip
+            async with serving(channels) as server, aiohttp.ClientSession() as http:
+                status, replies = await post(http, server.url, "rest-7", "有人在吗")
+                assert status == 200
+                return server.agent.texts_of("rest-7"), seen, replies
+
+    reached, seen, replies = run(scenario)
+    assert seen == [{"sender_id": "rest-7", "text": "有人在吗", "channel": "rest"}]
+    assert reached == (["有人在吗"] if reaches_rasa else [])
+    assert replies == (
+        [{"recipient_id": "rest-7", "text": "echo: 有人在吗"}] if reaches_rasa else []
+    )
+
+
+def test_without_the_gateway_the_assistant_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario() -> list[str]:
+        channels = loaded_channels(
+            monkeypatch, DA_REST_TOKEN=None, DA_GATEWAY_URL=f"http://127.0.0.1:{free_port()}",
+            DA_RELAY_TOKEN="relay-token",
+        )  # fmt: skip
+        async with serving(channels) as server, aiohttp.ClientSession() as http:
+            await post(http, server.url, "rest-8", "你好")
+            return server.agent.texts_of("rest-8")
+
+    assert run(scenario) == ["你好"]
