@@ -229,6 +229,22 @@ def stack_in(folder: Path, **overrides: Any) -> Iterator[Stack]:
         yield stack
 
 
+def telegram_settings(folder: Path, bot_api: str, token: str, **overrides: Any) -> Settings:
+    """Settings on free ports with Telegram in webhook mode against a Bot API at ``bot_api``."""
+    from tests.conftest import make_settings
+
+    return make_settings(
+        folder,
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        gateway_port=free_port(),
+        telegram_bot_token=token,
+        telegram_api_base_url=bot_api,
+        telegram_webhook_url="https://dealer.example/telegram/webhook",
+        **overrides,
+    )
+
+
 CLI = str(Path(sys.executable).parent / "dealer-assistant")
 
 

@@ -28,8 +28,7 @@ from crm_bridge.models import (
     Staff,
     VerifiedPhone,
 )
-from tests.conftest import make_settings
-from tests.integration.stack import Stack, cli, export, free_port, running_stack
+from tests.integration.stack import Stack, cli, export, running_stack, telegram_settings
 from tests.telegram_fake import (
     TelegramFake,
     callback_update,
@@ -107,14 +106,10 @@ class TelegramStack:
 @pytest.fixture(scope="module")
 def tg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TelegramStack]:
     with running_telegram_fake() as fake:
-        settings = make_settings(
+        settings = telegram_settings(
             tmp_path_factory.mktemp("telegram"),
-            rasa_port=free_port(),
-            actions_port=free_port(),
-            gateway_port=free_port(),
-            telegram_bot_token=fake.token,
-            telegram_api_base_url=fake.base_url,
-            telegram_webhook_url="https://dealer.example/telegram/webhook",
+            fake.base_url,
+            fake.token,
             telegram_webhook_secret=SECRET,
             telegram_sales_chat_id=SALES_CHAT,
         )
@@ -473,6 +468,7 @@ def test_staff_commands_work_on_the_leads_staff_may_see(tg: TelegramStack) -> No
     assert "周杰" not in command(tg, LI, "/leads")
     # A REST customer cannot be written to: the reply becomes a call-back task on the lead.
     assert "回电任务" in command(tg, WANG, f"/reply {lead_id} 明天上午十点给您回电")
+    assert "明天上午十点给您回电" in command(tg, WANG, f"/lead {lead_id}")  # what was relayed
     assert "已记录" in command(tg, WANG, f"/status {lead_id} visited level A")
     assert "用法" in command(tg, WANG, f"/status {lead_id} maybe")
     assert "已记录交车" in command(tg, WANG, f"/delivered {lead_id} A6L LFV3A28W0N3012345")

@@ -14,8 +14,7 @@ from sqlalchemy import select
 
 from crm_bridge.db import build_engine, build_session_factory
 from crm_bridge.models import InboundUpdate
-from tests.conftest import make_settings
-from tests.integration.stack import Stack, free_port, running_stack
+from tests.integration.stack import Stack, running_stack, telegram_settings
 from tests.telegram_fake import TelegramFake, post_webhook, running_telegram_fake, text_update, user
 
 pytestmark = pytest.mark.integration
@@ -30,14 +29,10 @@ def stack_and_fake(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[Stack, TelegramFake]]:
     with running_telegram_fake() as fake:
-        settings = make_settings(
+        settings = telegram_settings(
             tmp_path_factory.mktemp("telegram-restarts"),
-            rasa_port=free_port(),
-            actions_port=free_port(),
-            gateway_port=free_port(),
-            telegram_bot_token=fake.token,
-            telegram_api_base_url=fake.base_url,
-            telegram_webhook_url="https://dealer.example/telegram/webhook",
+            fake.base_url,
+            fake.token,
             telegram_webhook_secret=SECRET,
         )
         with running_stack(settings, with_gateway=True) as stack:
@@ -117,4 +112,17 @@ def test_updates_arriving_around_a_gateway_restart_are_answered_once(
     assert {b["id"]: greetings_to(fake, b["id"]) for b in everyone} == {
         b["id"]: 1 for b in everyone
     }
+    wait_until(lambda: not open_updates(stack), 30, stack)
+
+
+def test_an_answer_telegram_fails_to_take_is_sent_again_once(
+    stack_and_fake: tuple[Stack, TelegramFake],
+) -> None:
+    stack, fake = stack_and_fake
+    buyer = user(8301, "小吴", "zh")
+    fake.fail_next("sendMessage", 502, times=2)
+    assert post_webhook(webhook(stack), text_update(buyer, "你好"), SECRET) == 200
+    wait_until(lambda: greetings_to(fake, 8301) >= 1, 60, stack)
+    time.sleep(3)
+    assert greetings_to(fake, 8301) == 1
     wait_until(lambda: not open_updates(stack), 30, stack)

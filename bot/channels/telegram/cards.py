@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from crm_bridge.leads import questions_of
-from crm_bridge.models import Customer, Handoff, Lead, Staff
+from crm_bridge.models import Customer, Handoff, Lead, RelayMessage, Staff
 
 REASONS: Final = {
     "zh": {"person": "客户要求人工", "price": "议价", "complaint": "投诉",
@@ -25,11 +26,13 @@ LABELS: Final = {
     "zh": {"lead": "线索", "conversation": "会话", "needs": "需求", "level": "级别",
            "contact": "联系方式", "last": "最近对话", "customer": "客户", "assistant": "助手",
            "claim": "我来接待", "claimed_by": "已由 {name} 接待", "none": "暂无",
-           "channel": "渠道", "escalated": "⚠️ 超时未认领"},
+           "channel": "渠道", "escalated": "⚠️ 超时未认领", "relayed": "接待中的对话",
+           "consultant": "顾问"},
     "en": {"lead": "Lead", "conversation": "Conversation", "needs": "Needs", "level": "Level",
            "contact": "Contact", "last": "Last messages", "customer": "Customer",
            "assistant": "Assistant", "claim": "Claim", "claimed_by": "Claimed by {name}",
-           "none": "none yet", "channel": "Channel", "escalated": "⚠️ Not claimed in time"},
+           "none": "none yet", "channel": "Channel", "escalated": "⚠️ Not claimed in time",
+           "relayed": "Since the hand-off", "consultant": "Consultant"},
 }  # fmt: skip
 
 
@@ -119,6 +122,26 @@ def card_text(data: CardData, language: str | None) -> str:
     if data.owner:
         lines.append("\n✅ " + e(w["claimed_by"].format(name=data.owner)))
     return "\n".join(lines)[:4000]
+
+
+def relayed_text(session: Session, handoff: Handoff, language: str | None, last: int = 12) -> str:
+    """The messages relayed since the hand-off, oldest first (the live part of the transcript)."""
+    rows = list(
+        session.scalars(
+            select(RelayMessage)
+            .where(RelayMessage.handoff_id == handoff.id)
+            .order_by(RelayMessage.id.desc())
+            .limit(last)
+        )
+    )
+    if not rows:
+        return ""
+    w = words(language)
+    lines = [f"\n\n<b>{w['relayed']}</b>"]
+    for row in reversed(rows):
+        who = w["customer"] if row.direction == "to_consultant" else w["consultant"]
+        lines.append(f"<i>{who}</i>: {e(row.body or row.kind)}")
+    return "\n".join(lines)
 
 
 def claim_keyboard(handoff_id: int, language: str | None) -> InlineKeyboardMarkup:

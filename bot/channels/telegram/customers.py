@@ -5,16 +5,19 @@ language, whatever it holds."""
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any, Final
 
 import phonenumbers
 from telegram import Message, ReplyKeyboardRemove, Update
 from telegram.constants import ChatAction
-from telegram.ext import ContextTypes
+from telegram.error import NetworkError, TelegramError
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
+    stop_after_attempt,
     stop_after_delay,
     wait_exponential,
 )
@@ -34,6 +37,8 @@ PHONE_SLOTS: Final = frozenset({"phone", "td_phone"})
 RETRY_FOR: Final = timedelta(hours=6)
 # Backoff between tries while Rasa or the action server is down.
 MAX_WAIT_SECONDS: Final = 30
+# Tries to send an answer while Telegram's API fails (a network error, a 5xx).
+SEND_TRIES: Final = 4
 
 
 def sender_of(chat_id: int) -> str:
@@ -53,7 +58,7 @@ async def turn(
     sender = sender_of(chat.id)
     row = await telegram.db(lambda s: inbound.state_of(s, update.update_id))
     if row is not None and row.state == "answered" and row.replies is not None:
-        await deliver(telegram, chat.id, sender, row.replies, None)
+        await send_or_keep(telegram, chat.id, sender, row.replies, None)
         return
     live = await telegram.db(lambda s: handoff.handled_by(s, sender) is not None)
     if live:
@@ -61,9 +66,37 @@ async def turn(
         return
     language = language_of(user.language_code if user else None)
     await telegram.bot.send_chat_action(chat.id, ChatAction.TYPING)
-    replies = await ask(telegram, chat.id, sender, text, language, metadata or {})
+    try:
+        replies = await ask(telegram, chat.id, sender, text, language, metadata or {})
+    except RasaUnavailable:
+        logger.warning("the assistant stayed unreachable; the message waits for a restart")
+        raise ApplicationHandlerStop from None  # not closed: resumed when the gateway restarts
     await telegram.db(lambda s: inbound.answered(s, update.update_id, replies))
-    await deliver(telegram, chat.id, sender, replies, language)
+    await send_or_keep(telegram, chat.id, sender, replies, language)
+
+
+async def send_or_keep(
+    telegram: Telegram,
+    chat_id: int,
+    sender: str,
+    replies: list[dict[str, Any]],
+    language: str | None,
+) -> None:
+    """Send the answer, trying again on a network error; if Telegram stays unreachable the update
+    is left open (its answer kept) for the next start."""
+    progress = [0]
+    try:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(NetworkError),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            stop=stop_after_attempt(SEND_TRIES),
+            reraise=True,
+        ):
+            with attempt:
+                await deliver(telegram, chat_id, sender, replies, language, progress)
+    except NetworkError:
+        logger.warning("Telegram stayed unreachable; the answer is kept for the next start")
+        raise ApplicationHandlerStop from None
 
 
 async def ask(
@@ -85,7 +118,8 @@ async def ask(
         with attempt:
             if attempt.retry_state.attempt_number > 1 and not told:
                 told = True
-                await telegram.bot.send_message(chat_id, say("wait", language))
+                with suppress(TelegramError):  # a courtesy; the answer itself is what matters
+                    await telegram.bot.send_message(chat_id, say("wait", language))
             replies = await telegram.rasa.message(sender, text, {"channel": "telegram", **metadata})
             if not replies:  # the action server failed the turn
                 raise RasaUnavailable("no answer")
@@ -98,8 +132,11 @@ async def deliver(
     sender: str,
     replies: list[dict[str, Any]],
     language: str | None,
+    progress: list[int] | None = None,
 ) -> None:
-    """Send the replies; when the assistant asks for the phone, offer the share-number key."""
+    """Send the replies; when the assistant asks for the phone, offer the share-number key.
+    ``progress`` counts the replies sent, so a retry after a failure sends none of them twice."""
+    progress = progress if progress is not None else [0]
     try:
         slots = await telegram.rasa.slots(sender)
     except RasaUnavailable:
@@ -108,11 +145,16 @@ async def deliver(
     asks_phone = slots.get("requested_slot") in PHONE_SLOTS
     markup = render.contact_keyboard(say("share_phone", language)) if asks_phone else None
     last_has_buttons = bool(replies and replies[-1].get("buttons"))
-    await render.send_replies(telegram.bot, chat_id, replies, None if last_has_buttons else markup)
-    if asks_phone and last_has_buttons and markup is not None:
+    while progress[0] < len(replies):
+        last = progress[0] == len(replies) - 1
+        keyboard = markup if last and not last_has_buttons else None
+        await render.send_replies(telegram.bot, chat_id, [replies[progress[0]]], keyboard)
+        progress[0] += 1
+    if asks_phone and last_has_buttons and markup is not None and progress[0] == len(replies):
         await telegram.bot.send_message(
             chat_id, say("share_phone_hint", language), reply_markup=markup
         )
+        progress[0] += 1
 
 
 async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -3,7 +3,9 @@ language. Registered for active staff only (``application.register``)."""
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Final
 
@@ -71,10 +73,24 @@ async def _reply(update: Update, text: str) -> None:
         await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
 
 
-async def _who(update: Update, context: ContextTypes.DEFAULT_TYPE) -> tuple[Telegram, Staff] | None:
-    telegram = of(context)
-    who = await me(telegram, update)
-    return (telegram, who) if who is not None else None
+StaffCommand = Callable[[Update, Telegram, Staff, list[str]], Awaitable[None]]
+
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+def staff_command(command: StaffCommand) -> Handler:
+    """The handler of a staff command: it runs with the staff member who sent it (registered for
+    staff only; a member removed meanwhile gets nothing)."""
+
+    @functools.wraps(command)
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        telegram = of(context)
+        who = await me(telegram, update)
+        if who is not None:
+            await command(update, telegram, who, list(context.args or []))
+
+    return handler
 
 
 def _id(args: list[str], position: int = 0) -> int | None:
@@ -84,20 +100,16 @@ def _id(args: list[str], position: int = 0) -> int | None:
         return None
 
 
-async def command_help(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@staff_command
+async def command_help(update: Update, telegram: Telegram, who: Staff, args: list[str]) -> None:
     """/help: every command with one line."""
-    found = await _who(update, context)
-    if found:
-        lines = HELP["en" if found[1].language == "en" else "zh"]
-        await _reply(update, "\n".join(f"{cards.e(c)} — {cards.e(d)}" for c, d in lines))
+    lines = HELP["en" if who.language == "en" else "zh"]
+    await _reply(update, "\n".join(f"{cards.e(c)} — {cards.e(d)}" for c, d in lines))
 
 
-async def command_leads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@staff_command
+async def command_leads(update: Update, telegram: Telegram, who: Staff, args: list[str]) -> None:
     """/leads: my open leads, hottest first."""
-    found = await _who(update, context)
-    if not found:
-        return
-    telegram, who = found
 
     def listing(session: Session) -> list[str]:
         rows = []
@@ -112,13 +124,10 @@ async def command_leads(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await _reply(update, cards.e("\n".join(rows)) if rows else w("none", who.language))
 
 
-async def command_lead(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@staff_command
+async def command_lead(update: Update, telegram: Telegram, who: Staff, args: list[str]) -> None:
     """/lead <id>: the card and the last messages."""
-    found = await _who(update, context)
-    if not found:
-        return
-    telegram, who = found
-    lead_id = _id(context.args or [])
+    lead_id = _id(args)
     if lead_id is None:
         await _reply(update, cards.e(w("usage", who.language, usage=USAGE["lead"])))
         return
@@ -131,18 +140,16 @@ async def command_lead(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         conversation = sales.conversation_of(session, lead)
         if conversation is None:
             return f"#{lead.id} {lead.level or '?'} {lead.status}"
-        return cards.card_text(cards.card_data(session, conversation), who.language)
+        card = cards.card_text(cards.card_data(session, conversation), who.language)
+        return card + cards.relayed_text(session, conversation, who.language)
 
     text = await telegram.db(show)
     await _reply(update, text or cards.e(w("unknown", who.language, what=f"#{lead_id}")))
 
 
-async def command_today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@staff_command
+async def command_today(update: Update, telegram: Telegram, who: Staff, args: list[str]) -> None:
     """/today: today's test drives (a consultant's own; a manager's all)."""
-    found = await _who(update, context)
-    if not found:
-        return
-    telegram, who = found
     zone = telegram.settings.timezone
     day = telegram.clock().astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -164,13 +171,9 @@ async def command_today(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await _reply(update, cards.e("\n".join(rows)) if rows else w("none", who.language))
 
 
-async def command_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@staff_command
+async def command_status(update: Update, telegram: Telegram, who: Staff, args: list[str]) -> None:
     """/status <id> contacted|visited|won|lost [level H|A|B|C]."""
-    found = await _who(update, context)
-    if not found:
-        return
-    telegram, who = found
-    args = context.args or []
     lead_id = _id(args)
     level = args[3].upper() if len(args) == 4 and args[2].lower() == "level" else None
     outcome = args[1].lower() if len(args) >= 2 else ""
@@ -189,13 +192,11 @@ async def command_status(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await _reply(update, w("saved", who.language))
 
 
-async def command_delivered(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@staff_command
+async def command_delivered(
+    update: Update, telegram: Telegram, who: Staff, args: list[str]
+) -> None:
     """/delivered <id> <model> [VIN]: the delivery the revisit surveys start from."""
-    found = await _who(update, context)
-    if not found:
-        return
-    telegram, who = found
-    args = context.args or []
     lead_id = _id(args)
     if lead_id is None or len(args) < 2:
         await _reply(update, cards.e(w("usage", who.language, usage=USAGE["delivered"])))
@@ -217,13 +218,11 @@ async def command_delivered(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     await _reply(update, w("delivered", who.language, id=delivery_id))
 
 
-async def command_testdrive(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@staff_command
+async def command_testdrive(
+    update: Update, telegram: Telegram, who: Staff, args: list[str]
+) -> None:
     """/testdrive <booking id> completed|no_show."""
-    found = await _who(update, context)
-    if not found:
-        return
-    telegram, who = found
-    args = context.args or []
     booking_id = _id(args)
     if booking_id is None or len(args) != 2 or args[1] not in ("completed", "no_show"):
         await _reply(update, cards.e(w("usage", who.language, usage=USAGE["testdrive"])))
@@ -246,13 +245,9 @@ async def command_testdrive(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     await _reply(update, w("saved", who.language))
 
 
-async def command_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@staff_command
+async def command_reply(update: Update, telegram: Telegram, who: Staff, args: list[str]) -> None:
     """/reply <id> <text>: write to a lead's customer (live relay or not)."""
-    found = await _who(update, context)
-    if not found:
-        return
-    telegram, who = found
-    args = context.args or []
     lead_id = _id(args)
     message = update.effective_message
     body = (message.text or "").split(maxsplit=2)[2] if message and len(args) >= 2 else ""
@@ -278,13 +273,10 @@ async def command_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await _reply(update, cards.e(say(how, who.language, lead=lead_id)))
 
 
-async def command_done(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@staff_command
+async def command_done(update: Update, telegram: Telegram, who: Staff, args: list[str]) -> None:
     """/done [id]: hand the customer back to the assistant, which greets them again."""
-    found = await _who(update, context)
-    if not found:
-        return
-    telegram, who = found
-    lead_id = _id(context.args or [])
+    lead_id = _id(args)
     now = telegram.clock()
 
     def close(session: Session) -> tuple[str, str | None] | None:
@@ -317,12 +309,11 @@ async def hand_back(telegram: Telegram, sender: str, channel: str | None) -> Non
         logger.warning("the assistant could not greet a handed-back customer")
 
 
-async def command_unclaimed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@staff_command
+async def command_unclaimed(
+    update: Update, telegram: Telegram, who: Staff, args: list[str]
+) -> None:
     """/unclaimed (managers): hand-offs nobody has claimed."""
-    found = await _who(update, context)
-    if not found:
-        return
-    telegram, who = found
     if who.role != "manager":
         await _reply(update, w("managers", who.language))
         return
@@ -339,13 +330,9 @@ async def command_unclaimed(update: Update, context: ContextTypes.DEFAULT_TYPE) 
     await _reply(update, cards.e("\n".join(rows)) if rows else w("none", who.language))
 
 
-async def command_reassign(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@staff_command
+async def command_reassign(update: Update, telegram: Telegram, who: Staff, args: list[str]) -> None:
     """/reassign <id> <consultant> (managers): the lead and its conversation change hands."""
-    found = await _who(update, context)
-    if not found:
-        return
-    telegram, who = found
-    args = context.args or []
     lead_id = _id(args)
     if who.role != "manager":
         await _reply(update, w("managers", who.language))
