@@ -13,11 +13,13 @@ Everything reads the database and is idempotent: a tick that fails is done by th
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from functools import partial
 from typing import Final
 
 from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from telegram.error import TelegramError
 
@@ -33,6 +35,8 @@ TICK_JOB_ID: Final = "handoff:tick"
 TICK: Final = timedelta(seconds=3)
 # A relayed message is retried when it is older than this (the first try is immediate).
 RETRY_AFTER: Final = timedelta(seconds=15)
+# A stored photo younger than this may not have its message row yet.
+MEDIA_SETTLE: Final = timedelta(minutes=2)
 
 NOTES: Final = {
     "zh": {"remind": "⏰ 提醒：{tag} 的客户还在等您回复。",
@@ -184,8 +188,22 @@ async def retry_relays(telegram: Telegram) -> int:
 
 
 async def prune(telegram: Telegram) -> int:
+    """Forget processed updates; delete relayed photos no message refers to any more (an
+    erasure blanks the reference, this removes the file)."""
     now = telegram.clock()
-    return await telegram.db(lambda s: inbound.prune(s, now))
+    pruned = await telegram.db(lambda s: inbound.prune(s, now))
+    folder = telegram.settings.var_dir / "media"
+    if not folder.is_dir():
+        return pruned
+    kept = await telegram.db(
+        lambda s: set(s.scalars(select(RelayMessage.media).where(RelayMessage.media.is_not(None))))
+    )
+    settled = time.time() - MEDIA_SETTLE.total_seconds()  # a photo is saved before its message
+    for path in folder.iterdir():
+        if path.name not in kept and path.stat().st_mtime < settled:
+            path.unlink(missing_ok=True)
+            pruned += 1
+    return pruned
 
 
 def _author(session: Session, row: RelayMessage) -> str | None:

@@ -4,6 +4,8 @@ reminded and then escalated, an undelivered relay is tried again."""
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -180,3 +182,23 @@ async def test_a_relay_that_failed_is_delivered_later(
         assert message.delivered_at is not None
         assert message.attempts == 2
     assert await jobs.retry_relays(telegram) == 0
+
+
+async def test_photos_no_message_refers_to_are_deleted(telegram: Telegram) -> None:
+    handoff_id = open_handoff(telegram, "telegram:47")
+    folder = telegram.settings.var_dir / "media"
+    folder.mkdir(parents=True, exist_ok=True)
+    referenced, erased, fresh = (folder / f"{n * 32}.jpg" for n in "abc")
+    for path in (referenced, erased, fresh):
+        path.write_bytes(b"jpeg")
+    for path in (referenced, erased):
+        os.utime(path, (time.time() - 600, time.time() - 600))
+    with transaction(telegram.sessions) as session:
+        row = session.get(Handoff, handoff_id)
+        assert row is not None
+        handoff.relay(session, row, "to_customer", body="这台", kind="photo",
+                      media=referenced.name, now=telegram.clock())  # fmt: skip
+    await jobs.prune(telegram)
+    assert referenced.exists()
+    assert not erased.exists()
+    assert fresh.exists()  # just saved: its message may be on its way
