@@ -4,6 +4,7 @@ ones it was not sure of)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -126,3 +127,20 @@ def test_an_answer_telegram_fails_to_take_is_sent_again_once(
     time.sleep(3)
     assert greetings_to(fake, 8301) == 1
     wait_until(lambda: not open_updates(stack), 30, stack)
+
+
+def test_one_chats_messages_are_taken_in_the_order_sent(
+    stack_and_fake: tuple[Stack, TelegramFake],
+) -> None:
+    stack, fake = stack_and_fake
+    buyer = user(8401, "小孙", "zh")
+    sent = ["你好", "Q5L多少钱", "有现车吗", "谢谢"]
+    for text in sent:
+        assert post_webhook(webhook(stack), text_update(buyer, text), SECRET) == 200
+    wait_until(lambda: not open_updates(stack) and len(fake.texts_to(8401)) >= 4, 120, stack)
+    said = [
+        event["text"]
+        for event in map(json.loads, stack.transcript("telegram:8401"))
+        if event.get("event") == "user"
+    ]
+    assert said == sent

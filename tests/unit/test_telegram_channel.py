@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,11 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 
 from bot.channels.rasa import RasaClient
 from bot.channels.telegram import render, updates
-from bot.channels.telegram.application import build_application, register
+from bot.channels.telegram.application import ChatOrdered, build_application, register
 from bot.channels.telegram.customers import own_number
 from bot.channels.telegram.runtime import Telegram
 from crm_bridge.db import SessionFactory, transaction
@@ -134,3 +135,26 @@ async def test_polling_mode_records_and_answers_updates(
     with sessions() as session:
         [state] = session.scalars(select(InboundUpdate.state)).all()
         assert state == "done"
+
+
+async def test_one_chat_is_processed_in_order_while_chats_run_in_parallel() -> None:
+    processor = ChatOrdered()
+    done: dict[int, list[int]] = {}
+    rng = random.Random(7)  # noqa: S311 - arrival times, not secrets
+
+    async def work(chat: int, number: int, delay: float) -> None:
+        await asyncio.sleep(delay)
+        done.setdefault(chat, []).append(number)
+
+    tasks = []
+    sent: dict[int, list[int]] = {}
+    for number in range(300):
+        chat = rng.choice((1, 2, 3))
+        sent.setdefault(chat, []).append(number)
+        update = Update.de_json(text_update(user(chat), "hi", chat_id=chat), None)
+        coroutine = work(chat, number, rng.random() / 200)
+        tasks.append(asyncio.create_task(processor.process_update(update, coroutine)))
+        await asyncio.sleep(rng.random() / 400)  # updates keep arriving while others run
+    await asyncio.gather(*tasks)
+    assert done == sent
+    assert processor._locks == {}

@@ -50,6 +50,7 @@ class ChatOrdered(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int = 64) -> None:
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}  # updates holding or awaiting each chat's lock
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
@@ -57,10 +58,16 @@ class ChatOrdered(BaseUpdateProcessor):
             await coroutine
             return
         lock = self._locks.setdefault(chat.id, asyncio.Lock())
-        async with lock:
-            await coroutine
-        if not lock.locked() and self._locks.get(chat.id) is lock:
-            del self._locks[chat.id]
+        self._users[chat.id] = self._users.get(chat.id, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            # The lock is forgotten only when no update of the chat holds or awaits it: a lock
+            # just released may already be promised to the next update.
+            self._users[chat.id] -= 1
+            if not self._users[chat.id]:
+                del self._users[chat.id], self._locks[chat.id]
 
     async def initialize(self) -> None:
         """Nothing to set up."""
