@@ -97,9 +97,23 @@ class TelegramStack:
             time.sleep(0.1)
         raise AssertionError(f"no reply to {chat_id}:\n{self.stack.log_tail()}")
 
+    def wait_done(self, update_id: int, timeout: float = 90) -> None:
+        """Until the gateway has finished the update (every reply sent)."""
+        deadline = time.monotonic() + timeout
+        with self.db() as session:
+            while time.monotonic() < deadline:
+                row = session.get(InboundUpdate, update_id, populate_existing=True)
+                if row is not None and row.state == "done":
+                    return
+                session.rollback()
+                time.sleep(0.2)
+        raise AssertionError(f"update {update_id} not finished:\n{self.stack.log_tail()}")
+
     def say(self, who: dict[str, Any], text: str) -> list[dict[str, Any]]:
         since = time.time()
-        assert self.post(text_update(who, text)) == 200
+        update = text_update(who, text)
+        assert self.post(update) == 200
+        self.wait_done(update["update_id"])
         return self.replies_after(who["id"], since)
 
 
@@ -170,6 +184,7 @@ def test_a_chinese_customer_chats_with_buttons(tg: TelegramStack) -> None:
     since = time.time()
     press = callback_update(buyer, first["callback_data"], message)
     assert tg.post(press) == 200
+    tg.wait_done(press["update_id"])
     answered = tg.fake.wait_for("answerCallbackQuery")
     assert answered.params["callback_query_id"] == press["callback_query"]["id"]
     after = tg.replies_after(7001, since)
