@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from bot.channels.rasa import RasaClient
 from bot.gateway import telegram as telegram_side
+from bot.jobs import channels as job_channels
 from bot.jobs import handoff as handoff_jobs
 from bot.jobs import reminders
 from bot.jobs.scheduler import build_scheduler
@@ -87,13 +88,13 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
                         sessions=sessions,
                         zone=settings.timezone,
                         scheduler=scheduler,
-                        customers=reminders.RasaConversations(
+                        customers=job_channels.RasaConversations(
                             settings.effective_rasa_url,
                             settings.effective_rasa_token(),
                             client,
                             telegram,
                         ),
-                        consultants=reminders.consultant_channel(settings, bot),
+                        consultants=job_channels.consultant_channel(settings, bot),
                     )
                 )
                 handoff_jobs.configure(telegram)

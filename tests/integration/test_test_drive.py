@@ -19,6 +19,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from lxml import etree
 
+from bot.jobs import channels as job_channels
 from bot.jobs import reminders
 from crm_bridge.db import build_engine, build_session_factory
 from tests.conftest import make_settings
@@ -104,8 +105,8 @@ async def remind(stack: Stack, booking_id: int, now: datetime) -> None:
                     build_session_factory(engine),
                     stack.settings.timezone,
                     BackgroundScheduler(),
-                    customers=reminders.RasaConversations(stack.rasa_url, stack.token, client),
-                    consultants=reminders.LoggedNotices(),
+                    customers=job_channels.RasaConversations(stack.rasa_url, stack.token, client),
+                    consultants=job_channels.LoggedNotices(),
                     clock=lambda: now,
                 )
             )

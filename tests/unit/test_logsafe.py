@@ -88,3 +88,18 @@ def test_database_errors_do_not_quote_the_values(tmp_path: Path) -> None:
     ours = _duplicate_error(build_engine(f"sqlite:///{tmp_path / 'people.db'}"))
     assert "UNIQUE constraint failed" in ours
     assert "13800138000" not in ours
+
+
+def test_uvicorns_access_lines_keep_their_fields(redacting: None) -> None:
+    """uvicorn's access formatter reads the client, method, path and status from the record's
+    arguments; the redaction masks them without taking them away."""
+    from uvicorn.logging import AccessFormatter
+
+    record = logging.getLogger("uvicorn.access").makeRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/media/x?token=abc&phone=13800138000", "1.1", 200), None,
+    )  # fmt: skip
+    line = AccessFormatter("%(client_addr)s %(request_line)s %(status_code)s").format(record)
+    assert line.startswith("127.0.0.1:5000 GET /media/x?token=[secret]")
+    assert "13800138000" not in line
+    assert line.endswith(" 200 OK")

@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine, select
 from telegram import Bot
 
+from bot.jobs import channels as job_channels
 from bot.jobs import reminders
 from crm_bridge import bookings, privacy
 from crm_bridge.catalog import load_dealer_data_into
@@ -258,7 +259,7 @@ async def test_notices_go_to_the_sales_chat_over_the_bot_api() -> None:
     with running_telegram_fake() as fake:
         bot = Bot(TOKEN, base_url=f"{fake.base_url}/bot")
         async with bot:
-            chat = reminders.TelegramSalesChat(bot, -100123)
+            chat = job_channels.TelegramSalesChat(bot, -100123)
             await chat.notify("王磊", "新的试驾预约：Q5L，<b>张伟</b> & co")
         [call] = fake.calls_of("sendMessage")
     assert str(call.params["chat_id"]) == "-100123"
