@@ -36,6 +36,9 @@ class ConsultantGate:
         self.url = f"{gateway_url.rstrip('/')}{INBOUND_PATH}" if gateway_url and token else None
         self.token = token or ""
         self._warned_at = float("-inf")
+        # One connection pool for every question (asked on each web and REST message), made
+        # on first use inside Rasa's event loop and kept for the life of the process.
+        self._http: aiohttp.ClientSession | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> ConsultantGate:
@@ -47,13 +50,12 @@ class ConsultantGate:
         if self.url is None or not message.text:
             return False
         body = {"sender_id": message.sender_id, "text": message.text, "channel": channel}
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=TIMEOUT)
         try:
-            async with (
-                aiohttp.ClientSession(timeout=TIMEOUT) as session,
-                session.post(
-                    self.url, json=body, headers={"Authorization": f"Bearer {self.token}"}
-                ) as response,
-            ):
+            async with self._http.post(
+                self.url, json=body, headers={"Authorization": f"Bearer {self.token}"}
+            ) as response:
                 if response.status != 200:
                     logger.warning("the gateway answered %d on a relay check", response.status)
                     return False

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm_bridge.models import CHANNELS, LANGUAGES, Conversation
+
+# A Telegram chat's conversation id: "telegram:<chat id>" (the gateway's Telegram channel).
+TELEGRAM_SENDER: Final = re.compile(r"telegram:(-?\d+)")
+
+
+def telegram_sender(chat_id: int) -> str:
+    """The conversation id of a Telegram chat."""
+    return f"telegram:{chat_id}"
+
+
+def telegram_chat(sender_id: str) -> int | None:
+    """The Telegram chat of a conversation id, or None for another channel's."""
+    found = TELEGRAM_SENDER.fullmatch(sender_id)
+    return int(found.group(1)) if found else None
 
 
 def start_conversation(

@@ -13,7 +13,6 @@ made the record alone); otherwise it erases what it brought itself and says so.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from crm_bridge import identity
+from crm_bridge.conversations import telegram_chat
 from crm_bridge.identity import customer_of_sender
 from crm_bridge.models import (
     Booking,
@@ -44,8 +44,6 @@ __all__ = ["Erasure", "customer_of_sender", "erase", "erase_person", "may_contac
 FREE_TEXT_FIELDS = ("trade_in_vehicle",)
 # What relayed messages of an erased conversation keep.
 REDACTED = "[erased]"
-# Telegram conversations are "telegram:<chat id>" (bot/channels/telegram).
-TELEGRAM_SENDER = re.compile(r"telegram:-?\d+")
 
 
 @dataclass
@@ -202,7 +200,7 @@ def _erase_handoffs(session: Session, senders: set[str]) -> None:
         .where(RelayMessage.handoff_id.in_(handoffs))
         .values(body=REDACTED, media=None)
     )
-    chats = [int(s.split(":", 1)[1]) for s in senders if TELEGRAM_SENDER.fullmatch(s)]
+    chats = [chat for s in senders if (chat := telegram_chat(s)) is not None]
     if chats:
         session.execute(delete(InboundUpdate).where(InboundUpdate.chat_id.in_(chats)))
 

@@ -19,7 +19,6 @@ from bot.channels.rasa import RasaClient
 from bot.channels.telegram import relay
 from bot.channels.telegram.application import build_application, register
 from bot.channels.telegram.runtime import Telegram
-from crm_bridge import handoff
 from crm_bridge.db import SessionFactory
 from crm_bridge.settings import Settings
 
@@ -110,11 +109,8 @@ async def relay_inbound(request: Request) -> Response:
         return JSONResponse({"error": "sender_id and text are needed"}, status_code=400)
     if telegram is None:
         return JSONResponse({"handled_by": "assistant"})
-    live = await telegram.db(lambda s: handoff.handled_by(s, sender) is not None)
-    if not live:
-        return JSONResponse({"handled_by": "assistant"})
-    await relay.from_customer(telegram, sender, text, None)
-    return JSONResponse({"handled_by": "consultant"})
+    taken = await relay.from_customer(telegram, sender, text, None)
+    return JSONResponse({"handled_by": "consultant" if taken else "assistant"})
 
 
 async def media(request: Request) -> Response:

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import html
 import logging
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote
 
 import httpx
+from telegram import Bot
+from telegram.constants import ParseMode
 from tenacity import retry, stop_after_attempt, wait_exponential
 
+from bot.channels.telegram.render import send_replies
+from bot.channels.telegram.runtime import Telegram
+from crm_bridge.conversations import telegram_chat
 from crm_bridge.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -38,16 +43,21 @@ class RasaConversations:
     """
 
     def __init__(
-        self, base_url: str, token: str, client: httpx.AsyncClient, telegram: Any = None
+        self,
+        base_url: str,
+        token: str,
+        client: httpx.AsyncClient,
+        telegram: Telegram | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.client = client
-        self.telegram = telegram  # bot.channels.telegram.runtime.Telegram, when Telegram is on
+        self.telegram = telegram  # None: Telegram is off
 
     @retry(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
     async def run_action(self, sender_id: str, action: str) -> None:
-        on_telegram = self.telegram is not None and sender_id.startswith("telegram:")
+        chat = telegram_chat(sender_id) if self.telegram is not None else None
+        on_telegram = chat is not None
         response = await self.client.post(
             f"{self.base_url}/conversations/{quote(sender_id, safe=':')}/execute",
             params={"output_channel": "collector" if on_telegram else "latest",
@@ -56,10 +66,7 @@ class RasaConversations:
             timeout=30,
         )  # fmt: skip
         response.raise_for_status()
-        if on_telegram:
-            from bot.channels.telegram.render import send_replies
-
-            chat = int(sender_id.removeprefix("telegram:"))
+        if self.telegram is not None and chat is not None:
             await send_replies(self.telegram.bot, chat, response.json().get("messages") or [])
 
 
@@ -67,14 +74,12 @@ class TelegramSalesChat:
     """Notices to the sales team's Telegram group (TELEGRAM_SALES_CHAT_ID), through the gateway's
     one Telegram Application."""
 
-    def __init__(self, bot: Any, chat_id: int) -> None:
+    def __init__(self, bot: Bot, chat_id: int) -> None:
         self.bot = bot
         self.chat_id = chat_id
 
     @retry(stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.5, max=4), reraise=True)
     async def notify(self, consultant: str, text: str) -> None:
-        from telegram.constants import ParseMode
-
         body = f"<b>@{html.escape(consultant)}</b>\n{html.escape(text)}"
         await self.bot.send_message(chat_id=self.chat_id, text=body, parse_mode=ParseMode.HTML)
 
@@ -90,7 +95,7 @@ class LoggedNotices:
         )  # fmt: skip
 
 
-def consultant_channel(settings: Settings, bot: Any = None) -> ConsultantChannel:
+def consultant_channel(settings: Settings, bot: Bot | None = None) -> ConsultantChannel:
     """The sales chat through the gateway's Telegram bot, else the log."""
     if bot is not None and settings.telegram_sales_chat_id is not None:
         return TelegramSalesChat(bot, settings.telegram_sales_chat_id)

@@ -26,6 +26,7 @@ from telegram.error import TelegramError
 from bot.channels.telegram import cards, relay, staff_chat
 from bot.channels.telegram import updates as inbound
 from bot.channels.telegram.runtime import Telegram
+from bot.jobs.scheduler import every
 from crm_bridge import handoff, staff
 from crm_bridge.models import Handoff, RelayMessage, Staff
 
@@ -45,8 +46,8 @@ NOTES: Final = {
            "late": "⚠️ {name} has not answered the customer of {tag} in time."},
 }  # fmt: skip
 
-# A message to a customer to try again: its row, where it goes, who wrote it.
-Retry = tuple[int, relay.Target, str | None]
+# A message to a customer to try again, and where it goes.
+Retry = tuple[relay.Queued, relay.Target]
 
 _telegram: Telegram | None = None
 
@@ -58,16 +59,7 @@ def configure(telegram: Telegram | None) -> None:
 
 
 def schedule(scheduler: BaseScheduler) -> None:
-    scheduler.add_job(
-        tick,
-        "interval",
-        seconds=TICK.total_seconds(),
-        id=TICK_JOB_ID,
-        replace_existing=True,
-        coalesce=True,
-        misfire_grace_time=int(TICK.total_seconds()) * 10,
-        max_instances=1,
-    )
+    every(scheduler, tick, TICK_JOB_ID, TICK, grace=TICK * 10)
 
 
 def note(key: str, language: str | None, **values: str) -> str:
@@ -89,15 +81,18 @@ async def tick() -> None:
 async def announce(telegram: Telegram) -> int:
     """Post the lead card of every hand-off not announced yet."""
     pending = await telegram.db(lambda s: [h.id for h in handoff.unannounced(s)])
+    if not pending:
+        return 0
     sales_chat = telegram.settings.telegram_sales_chat_id
+    chats = (
+        [sales_chat]
+        if sales_chat is not None
+        else await telegram.db(
+            lambda s: [c.telegram_user_id for c in staff.of_role(s, "consultant")]
+        )
+    )
     posted = 0
     for handoff_id in pending:
-        if sales_chat is not None:
-            chats = [sales_chat]
-        else:
-            chats = await telegram.db(
-                lambda s: [c.telegram_user_id for c in staff.of_role(s, "consultant")]
-            )
         if chats:
             posted += await staff_chat.post_card(telegram, handoff_id, chats, "card")
         await telegram.db(partial(_set, handoff_id=handoff_id, announced_at=telegram.clock()))
@@ -160,10 +155,9 @@ async def retry_relays(telegram: Telegram) -> int:
     """Relayed messages still undelivered after a while are tried again."""
     cutoff = telegram.clock() - RETRY_AFTER
 
-    def stale(
-        session: Session,
-    ) -> tuple[list[relay.Outgoing], list[tuple[int, relay.Target, str | None]]]:
-        to_staff, to_customers = [], []
+    def stale(session: Session) -> tuple[list[relay.Outgoing], list[Retry]]:
+        to_staff: list[relay.Outgoing] = []
+        to_customers: list[Retry] = []
         for row in handoff.undelivered(session, "to_consultant"):
             h = session.get(Handoff, row.handoff_id)
             if row.created_at <= cutoff and h is not None and h.owner is not None:
@@ -176,14 +170,15 @@ async def retry_relays(telegram: Telegram) -> int:
             if row.created_at <= cutoff and h is not None:
                 row.attempts += 1
                 target = relay.Target(h.id, h.sender_id, h.channel, h.lead_id)
-                to_customers.append((row.id, target, _author(session, row)))
+                queued = relay.Queued(row.id, row.kind, row.body, _author(session, row))
+                to_customers.append((queued, target))
         return to_staff, to_customers
 
     to_staff, to_customers = await telegram.db(stale)
     for outgoing in to_staff:
         await relay.send_to_consultant(telegram, outgoing)
-    for row_id, target, name in to_customers:
-        await relay.deliver(telegram, row_id, target, name, None)
+    for queued, target in to_customers:
+        await relay.deliver(telegram, queued, target)
     return len(to_staff) + len(to_customers)
 
 

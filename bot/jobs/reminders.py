@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.jobs.channels import ConsultantChannel, CustomerChannel
+from bot.jobs.scheduler import every
 from crm_bridge import surveys
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.models import (
@@ -80,16 +81,7 @@ def current() -> Runtime:
 
 def schedule_sync(scheduler: BaseScheduler) -> None:
     """The recurring job that keeps reminders and notices in line with the bookings."""
-    scheduler.add_job(
-        sync,
-        "interval",
-        seconds=SYNC_INTERVAL.total_seconds(),
-        id=SYNC_JOB_ID,
-        replace_existing=True,
-        coalesce=True,
-        misfire_grace_time=int(SYNC_INTERVAL.total_seconds()),
-        max_instances=1,
-    )
+    every(scheduler, sync, SYNC_JOB_ID, SYNC_INTERVAL, grace=SYNC_INTERVAL)
 
 
 def reminder_job_id(booking_id: int, kind: str) -> str:

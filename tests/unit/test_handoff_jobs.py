@@ -87,6 +87,16 @@ def open_handoff(telegram: Telegram, sender: str) -> int:
         return int(result["handoff_id"])
 
 
+def claimed_by(telegram: Telegram, sender: str, telegram_id: int) -> int:
+    """A hand-off of ``sender`` claimed now by the staff member ``telegram_id``."""
+    handoff_id = open_handoff(telegram, sender)
+    with transaction(telegram.sessions) as session:
+        owner = staff.by_telegram(session, telegram_id)
+        assert owner is not None
+        assert handoff.claim(session, handoff_id, owner, telegram.clock(), 10).won
+    return handoff_id
+
+
 async def test_cards_go_out_once_and_escalate_when_nobody_claims(
     telegram: Telegram, fake: TelegramFake
 ) -> None:
@@ -126,11 +136,7 @@ async def test_a_card_opened_after_hours_is_due_after_opening(
 async def test_a_silent_owner_is_reminded_then_escalated(
     telegram: Telegram, fake: TelegramFake
 ) -> None:
-    handoff_id = open_handoff(telegram, "telegram:44")
-    with transaction(telegram.sessions) as session:
-        li = staff.by_telegram(session, LI)
-        assert li is not None
-        assert handoff.claim(session, handoff_id, li, telegram.clock(), 10).won
+    claimed_by(telegram, "telegram:44", LI)
     clock(telegram).advance(minutes=9)
     assert await jobs.chase_owners(telegram) == 0
     clock(telegram).advance(minutes=2)
@@ -145,14 +151,12 @@ async def test_a_silent_owner_is_reminded_then_escalated(
 
 
 async def test_an_owner_who_answered_is_left_alone(telegram: Telegram, fake: TelegramFake) -> None:
-    handoff_id = open_handoff(telegram, "telegram:45")
+    handoff_id = claimed_by(telegram, "telegram:45", WANG)
     with transaction(telegram.sessions) as session:
-        wang = staff.by_telegram(session, WANG)
-        assert wang is not None
-        handoff.claim(session, handoff_id, wang, telegram.clock(), 10)
         row = session.get(Handoff, handoff_id)
         assert row is not None
-        handoff.replied(session, row, wang, telegram.clock())
+        assert row.owner is not None
+        handoff.replied(session, row, row.owner, telegram.clock())
     clock(telegram).advance(hours=2)
     assert await jobs.chase_owners(telegram) == 0
 
@@ -160,11 +164,8 @@ async def test_an_owner_who_answered_is_left_alone(telegram: Telegram, fake: Tel
 async def test_a_relay_that_failed_is_delivered_later(
     telegram: Telegram, fake: TelegramFake
 ) -> None:
-    handoff_id = open_handoff(telegram, "telegram:46")
+    handoff_id = claimed_by(telegram, "telegram:46", WANG)
     with transaction(telegram.sessions) as session:
-        wang = staff.by_telegram(session, WANG)
-        assert wang is not None
-        handoff.claim(session, handoff_id, wang, telegram.clock(), 10)
         row = session.get(Handoff, handoff_id)
         assert row is not None
         handoff.relay(session, row, "to_consultant", body="还有白色的吗？", now=telegram.clock())

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable
 from typing import Any, Final
 
+from sqlalchemy.orm import Session
 from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
@@ -81,9 +82,13 @@ async def remember(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     telegram = of(context)
     payload = update.to_dict()
     now = telegram.clock()
-    await telegram.db(lambda s: inbound.record(s, payload, now))
-    row = await telegram.db(lambda s: inbound.state_of(s, update.update_id))
-    if row is not None and row.state == "done":
+
+    def seen(session: Session) -> str | None:
+        inbound.record(session, payload, now)  # a webhook update is recorded already
+        row = inbound.state_of(session, update.update_id)
+        return row.state if row is not None else None
+
+    if await telegram.db(seen) == "done":
         raise ApplicationHandlerStop
 
 

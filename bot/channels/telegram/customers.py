@@ -27,7 +27,8 @@ from bot.channels.telegram import relay, render
 from bot.channels.telegram import updates as inbound
 from bot.channels.telegram.runtime import Telegram, of
 from bot.channels.telegram.texts import language_of, say
-from crm_bridge import handoff, identity
+from crm_bridge import identity
+from crm_bridge.conversations import telegram_sender
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +42,6 @@ MAX_WAIT_SECONDS: Final = 30
 SEND_TRIES: Final = 4
 
 
-def sender_of(chat_id: int) -> str:
-    """The conversation id of a Telegram chat."""
-    return f"telegram:{chat_id}"
-
-
 async def turn(
     telegram: Telegram, update: Update, text: str, metadata: dict[str, Any] | None = None
 ) -> None:
@@ -55,15 +51,13 @@ async def turn(
     user = update.effective_user
     if chat is None:
         return
-    sender = sender_of(chat.id)
+    sender = telegram_sender(chat.id)
     row = await telegram.db(lambda s: inbound.state_of(s, update.update_id))
     if row is not None and row.state == "answered" and row.replies is not None:
         await send_or_keep(telegram, chat.id, sender, row.replies, None)
         return
-    live = await telegram.db(lambda s: handoff.handled_by(s, sender) is not None)
-    if live:
-        await relay.from_customer(telegram, sender, text, user.first_name if user else None)
-        return
+    if await relay.from_customer(telegram, sender, text, user.first_name if user else None):
+        return  # a consultant answers this conversation
     language = language_of(user.language_code if user else None)
     await telegram.bot.send_chat_action(chat.id, ChatAction.TYPING)
     try:
@@ -208,7 +202,7 @@ async def contact(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message.contact.user_id != user.id or phone is None:
         await message.reply_text(say("not_own_contact", language))
         return
-    sender, now = sender_of(message.chat_id), telegram.clock()
+    sender, now = telegram_sender(message.chat_id), telegram.clock()
     await telegram.db(lambda s: identity.verify_phone(s, sender, phone, "telegram_contact", now))
     await message.reply_text("✅", reply_markup=ReplyKeyboardRemove())
     await turn(telegram, update, phone)
@@ -220,11 +214,9 @@ async def location(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None or message.location is None:
         return
     telegram = of(context)
-    sender = sender_of(message.chat_id)
-    live = await telegram.db(lambda s: handoff.handled_by(s, sender) is not None)
-    if live:
-        spot = f"{message.location.latitude},{message.location.longitude}"
-        await relay.from_customer(telegram, sender, f"📍 {spot}", None)
+    sender = telegram_sender(message.chat_id)
+    spot = f"{message.location.latitude},{message.location.longitude}"
+    if await relay.from_customer(telegram, sender, f"📍 {spot}", None):
         return
     await turn(telegram, update, "/ask_dealer_info")
 
@@ -245,10 +237,8 @@ async def photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A picture: the assistant cannot see it; a consultant handling the chat can."""
     message = update.effective_message
     if message is not None and update.effective_chat is not None:
-        telegram = of(context)
-        sender = sender_of(update.effective_chat.id)
-        if await telegram.db(lambda s: handoff.handled_by(s, sender) is not None):
-            await relay.photo_from_customer(telegram, sender, message)
+        sender = telegram_sender(update.effective_chat.id)
+        if await relay.photo_from_customer(of(context), sender, message):
             return
     await _answer(update, "photo")
 

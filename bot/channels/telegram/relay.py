@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy.orm import Session
 from telegram import Message
@@ -25,23 +26,13 @@ from bot.channels.rasa import RasaUnavailable
 from bot.channels.telegram import cards
 from bot.channels.telegram.runtime import Telegram
 from crm_bridge import handoff
+from crm_bridge.conversations import telegram_chat
 from crm_bridge.leads import log_event
 from crm_bridge.models import Handoff, Lead, RelayMessage, Staff
 
 logger = logging.getLogger(__name__)
 
 RELAY_ACTION: Final = "action_relay_messages"
-TELEGRAM_PREFIX: Final = "telegram:"
-
-
-def chat_of(sender_id: str) -> int | None:
-    """The Telegram chat of a Telegram conversation, else None."""
-    if sender_id.startswith(TELEGRAM_PREFIX):
-        try:
-            return int(sender_id.removeprefix(TELEGRAM_PREFIX))
-        except ValueError:
-            return None
-    return None
 
 
 def media_dir(telegram: Telegram) -> Path:
@@ -60,8 +51,11 @@ class Outgoing:
     body: str
 
 
-async def from_customer(telegram: Telegram, sender: str, text: str, name: str | None) -> None:
-    """A customer's message to the consultant handling them (and into the transcript)."""
+async def from_customer(
+    telegram: Telegram, sender: str, text: str, name: str | None
+) -> Outgoing | None:
+    """A customer's message to the consultant handling them (and into the transcript); None,
+    and nothing done, when the assistant answers this conversation."""
     now = telegram.clock()
 
     def queue(session: Session) -> Outgoing | None:
@@ -75,6 +69,8 @@ async def from_customer(telegram: Telegram, sender: str, text: str, name: str | 
         return Outgoing(row.id, live.owner.telegram_user_id, f"{label} {who}".strip(), text)
 
     outgoing = await telegram.db(queue)
+    if outgoing is None:
+        return None
     try:
         await telegram.rasa.append(
             sender,
@@ -83,8 +79,8 @@ async def from_customer(telegram: Telegram, sender: str, text: str, name: str | 
         )  # fmt: skip
     except RasaUnavailable:
         logger.warning("a relayed message could not be added to the transcript")
-    if outgoing is not None:
-        await send_to_consultant(telegram, outgoing)
+    await send_to_consultant(telegram, outgoing)
+    return outgoing
 
 
 async def send_to_consultant(telegram: Telegram, outgoing: Outgoing) -> None:
@@ -108,19 +104,16 @@ async def send_to_consultant(telegram: Telegram, outgoing: Outgoing) -> None:
     await telegram.db(delivered)
 
 
-async def photo_from_customer(telegram: Telegram, sender: str, message: Message) -> None:
-    """A customer's photo is forwarded to the consultant handling them."""
-    owner = await telegram.db(
-        lambda s: (h.owner.telegram_user_id if (h := handoff.handled_by(s, sender)) and h.owner
-                   else None)
-    )  # fmt: skip
-    if owner is None:
-        return
+async def photo_from_customer(telegram: Telegram, sender: str, message: Message) -> bool:
+    """A customer's photo goes to the consultant handling them; False when nobody does."""
+    outgoing = await from_customer(telegram, sender, message.caption or "📷", None)
+    if outgoing is None:
+        return False
     if message.photo:  # the same bot may send a file id it received
-        await telegram.bot.send_photo(owner, message.photo[-1].file_id)
+        await telegram.bot.send_photo(outgoing.owner_chat, message.photo[-1].file_id)
     elif message.document is not None:
-        await telegram.bot.send_document(owner, message.document.file_id)
-    await from_customer(telegram, sender, message.caption or "📷", None)
+        await telegram.bot.send_document(outgoing.owner_chat, message.document.file_id)
+    return True
 
 
 @dataclass(frozen=True)
@@ -145,6 +138,17 @@ def target_of(session: Session, staff: Staff, reply_to: int | None) -> Target | 
     return Target(found.id, found.sender_id, found.channel, found.lead_id)
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A message queued for a customer, as its delivery needs it."""
+
+    row_id: int
+    kind: str
+    body: str | None
+    author: str | None  # the consultant's name, shown before the text
+    file_id: str | None = None  # a Telegram photo's file id (Telegram customers only)
+
+
 async def to_customer(
     telegram: Telegram,
     staff_id: int,
@@ -157,11 +161,11 @@ async def to_customer(
     """What the consultant wrote, to the customer on their channel. Returns how it went:
     "sent", "queued" (retried later) or "callback" (a call-back task on the lead)."""
     media = None
-    if kind == "photo" and photo_file_id and chat_of(target.sender_id) is None:
+    if kind == "photo" and photo_file_id and telegram_chat(target.sender_id) is None:
         media = await _keep_photo(telegram, photo_file_id)
     now = telegram.clock()
 
-    def queue(session: Session) -> tuple[int, str | None]:
+    def queue(session: Session) -> Queued:
         live = session.get(Handoff, target.handoff_id)
         staff = session.get(Staff, staff_id)
         assert live is not None
@@ -170,48 +174,42 @@ async def to_customer(
             session, live, "to_customer", body=body, kind=kind, media=media, staff=staff, now=now
         )
         handoff.replied(session, live, staff, now)
-        return row.id, staff.name
+        return Queued(row.id, kind, body, staff.name, photo_file_id)
 
-    row_id, name = await telegram.db(queue)
-    return await deliver(telegram, row_id, target, name, photo_file_id)
+    return await deliver(telegram, await telegram.db(queue), target)
 
 
-async def deliver(
-    telegram: Telegram, row_id: int, target: Target, name: str | None, file_id: str | None
-) -> str:
-    chat = chat_of(target.sender_id)
+async def deliver(telegram: Telegram, queued: Queued, target: Target) -> str:
+    """Deliver a queued message on the customer's channel: "sent", "queued" or "callback"."""
+    chat = telegram_chat(target.sender_id)
     if chat is not None:
-        return await _to_telegram(telegram, row_id, chat, target.sender_id, name, file_id)
+        return await _to_telegram(telegram, queued, chat, target.sender_id)
     if target.channel == "web":
         try:
             await telegram.rasa.execute(target.sender_id, RELAY_ACTION, output_channel="latest")
         except RasaUnavailable:
             return "queued"
         return "sent"
-    return await telegram.db(lambda s: _callback_task(s, row_id, target, telegram))
+    return await telegram.db(lambda s: _callback_task(s, queued.row_id, target, telegram))
 
 
-async def _to_telegram(
-    telegram: Telegram, row_id: int, chat: int, sender: str, name: str | None, file_id: str | None
-) -> str:
-    row = await telegram.db(lambda s: _row(s, row_id))
-    author = f"【{name}】" if name else ""
+async def _to_telegram(telegram: Telegram, queued: Queued, chat: int, sender: str) -> str:
+    author = f"【{queued.author}】" if queued.author else ""
+    body = queued.body or ""
     try:
-        if row["kind"] == "photo" and file_id:
-            await telegram.bot.send_photo(
-                chat, file_id, caption=(author + (row["body"] or ""))[:1024]
-            )
-        elif row["kind"] == "location" and row["body"]:
-            latitude, _, longitude = row["body"].partition(",")
+        if queued.kind == "photo" and queued.file_id:
+            await telegram.bot.send_photo(chat, queued.file_id, caption=(author + body)[:1024])
+        elif queued.kind == "location" and body:
+            latitude, _, longitude = body.partition(",")
             await telegram.bot.send_location(chat, float(latitude), float(longitude))
         else:
-            await telegram.bot.send_message(chat, f"{author}{row['body'] or ''}")
+            await telegram.bot.send_message(chat, f"{author}{body}")
     except TelegramError as error:
         logger.warning("relay to a customer failed (%s); retried later", type(error).__name__)
         return "queued"
     now = telegram.clock()
-    await telegram.db(lambda s: _mark(s, row_id, now))
-    said = f"{author}{row['body'] or ''}" if row["kind"] != "location" else f"📍 {row['body']}"
+    await telegram.db(lambda s: _mark(s, queued.row_id, now))
+    said = f"📍 {body}" if queued.kind == "location" else f"{author}{body}"
     try:
         await telegram.rasa.append(sender, [{"event": "bot", "text": said}])
     except RasaUnavailable:
@@ -219,13 +217,7 @@ async def _to_telegram(
     return "sent"
 
 
-def _row(session: Session, row_id: int) -> dict[str, Any]:
-    row = session.get(RelayMessage, row_id)
-    assert row is not None
-    return {"kind": row.kind, "body": row.body}
-
-
-def _mark(session: Session, row_id: int, now: Any) -> None:
+def _mark(session: Session, row_id: int, now: datetime) -> None:
     row = session.get(RelayMessage, row_id)
     if row is not None:
         row.delivered_at = now

@@ -162,7 +162,7 @@ async def staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if message is None or who is None:
         return
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
-    target = await telegram.db(lambda s: relay.target_of(s, _staff(s, who.id), reply_to))
+    target = await telegram.db(lambda s: relay.target_of(s, staff_row(s, who.id), reply_to))
     if isinstance(target, list):
         await message.reply_text(say("choose" if target else "idle", who.language))
         return
@@ -182,7 +182,8 @@ async def staff_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await message.reply_text(say(how, who.language, lead=target.lead_id or "—"))
 
 
-def _staff(session: Session, staff_id: int) -> Staff:
+def staff_row(session: Session, staff_id: int) -> Staff:
+    """The staff member, in this session (handlers carry a detached copy)."""
     row = session.get(Staff, staff_id)
     assert row is not None
     return row

@@ -19,8 +19,9 @@ from bot.channels.rasa import RasaUnavailable
 from bot.channels.telegram import cards, relay
 from bot.channels.telegram.render import send_replies
 from bot.channels.telegram.runtime import Telegram, of
-from bot.channels.telegram.staff_chat import _staff, me, say
+from bot.channels.telegram.staff_chat import me, say, staff_row
 from crm_bridge import bookings, handoff, sales, staff
+from crm_bridge.conversations import telegram_chat
 from crm_bridge.models import Booking, Customer, Handoff, Lead, Staff
 
 logger = logging.getLogger(__name__)
@@ -69,8 +70,26 @@ def w(key: str, language: str | None, **values: object) -> str:
 
 
 async def _reply(update: Update, text: str) -> None:
+    """Answer in the staff member's chat (HTML: values in ``text`` are escaped by the caller)."""
     if update.effective_message is not None:
         await update.effective_message.reply_text(text, parse_mode=ParseMode.HTML)
+
+
+async def _tell(update: Update, who: Staff, key: str, **values: object) -> None:
+    """One of the commands' own sentences, in the staff member's language, escaped."""
+    await _reply(update, cards.e(w(key, who.language, **values)))
+
+
+async def _usage(update: Update, who: Staff, command: str) -> None:
+    await _tell(update, who, "usage", usage=USAGE[command])
+
+
+async def _lines(update: Update, who: Staff, rows: list[str]) -> None:
+    """A list, one row a line, or "nothing yet"."""
+    if rows:
+        await _reply(update, cards.e("\n".join(rows)))
+    else:
+        await _tell(update, who, "none")
 
 
 StaffCommand = Callable[[Update, Telegram, Staff, list[str]], Awaitable[None]]
@@ -113,7 +132,7 @@ async def command_leads(update: Update, telegram: Telegram, who: Staff, args: li
 
     def listing(session: Session) -> list[str]:
         rows = []
-        for lead in sales.open_leads_of(session, _staff(session, who.id))[:30]:
+        for lead in sales.open_leads_of(session, staff_row(session, who.id))[:30]:
             customer = session.get(Customer, lead.customer_id) if lead.customer_id else None
             name = (customer.name if customer else None) or "—"
             models = "/".join(lead.model_interest) or "—"
@@ -121,7 +140,7 @@ async def command_leads(update: Update, telegram: Telegram, who: Staff, args: li
         return rows
 
     rows = await telegram.db(listing)
-    await _reply(update, cards.e("\n".join(rows)) if rows else w("none", who.language))
+    await _lines(update, who, rows)
 
 
 @staff_command
@@ -129,12 +148,12 @@ async def command_lead(update: Update, telegram: Telegram, who: Staff, args: lis
     """/lead <id>: the card and the last messages."""
     lead_id = _id(args)
     if lead_id is None:
-        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["lead"])))
+        await _usage(update, who, "lead")
         return
 
     def show(session: Session) -> str | None:
         try:
-            lead = sales.lead_for(session, _staff(session, who.id), lead_id)
+            lead = sales.lead_for(session, staff_row(session, who.id), lead_id)
         except sales.SalesError:
             return None
         conversation = sales.conversation_of(session, lead)
@@ -168,7 +187,7 @@ async def command_today(update: Update, telegram: Telegram, who: Staff, args: li
         ]
 
     rows = await telegram.db(listing)
-    await _reply(update, cards.e("\n".join(rows)) if rows else w("none", who.language))
+    await _lines(update, who, rows)
 
 
 @staff_command
@@ -179,17 +198,17 @@ async def command_status(update: Update, telegram: Telegram, who: Staff, args: l
     outcome = args[1].lower() if len(args) >= 2 else ""
     shape = len(args) == 2 or (len(args) == 4 and level is not None)
     if lead_id is None or not shape or outcome not in sales.OUTCOMES:
-        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["status"])))
+        await _usage(update, who, "status")
         return
     now = telegram.clock()
     try:
         await telegram.db(
-            lambda s: sales.set_status(s, _staff(s, who.id), lead_id, outcome, level, now)
+            lambda s: sales.set_status(s, staff_row(s, who.id), lead_id, outcome, level, now)
         )
     except sales.SalesError as error:
-        await _reply(update, cards.e(w("unknown", who.language, what=str(error))))
+        await _tell(update, who, "unknown", what=str(error))
         return
-    await _reply(update, w("saved", who.language))
+    await _tell(update, who, "saved")
 
 
 @staff_command
@@ -199,7 +218,7 @@ async def command_delivered(
     """/delivered <id> <model> [VIN]: the delivery the revisit surveys start from."""
     lead_id = _id(args)
     if lead_id is None or len(args) < 2:
-        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["delivered"])))
+        await _usage(update, who, "delivered")
         return
     vin = args[-1] if len(args) >= 3 and len(args[-1]) == 17 else None
     model = " ".join(args[1 : len(args) - (1 if vin else 0)])
@@ -208,14 +227,14 @@ async def command_delivered(
         delivery_id = await telegram.db(
             lambda s: (
                 sales.record_delivery(
-                    s, _staff(s, who.id), lead_id=lead_id, model=model, vin=vin, now=now
+                    s, staff_row(s, who.id), lead_id=lead_id, model=model, vin=vin, now=now
                 ).id
             )
         )
     except sales.SalesError as error:
-        await _reply(update, cards.e(w("unknown", who.language, what=str(error))))
+        await _tell(update, who, "unknown", what=str(error))
         return
-    await _reply(update, w("delivered", who.language, id=delivery_id))
+    await _tell(update, who, "delivered", id=delivery_id)
 
 
 @staff_command
@@ -225,7 +244,7 @@ async def command_testdrive(
     """/testdrive <booking id> completed|no_show."""
     booking_id = _id(args)
     if booking_id is None or len(args) != 2 or args[1] not in ("completed", "no_show"):
-        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["testdrive"])))
+        await _usage(update, who, "testdrive")
         return
     now = telegram.clock()
 
@@ -240,9 +259,9 @@ async def command_testdrive(
     try:
         await telegram.db(mark)
     except bookings.BookingError as error:
-        await _reply(update, cards.e(w("unknown", who.language, what=str(error))))
+        await _tell(update, who, "unknown", what=str(error))
         return
-    await _reply(update, w("saved", who.language))
+    await _tell(update, who, "saved")
 
 
 @staff_command
@@ -252,12 +271,12 @@ async def command_reply(update: Update, telegram: Telegram, who: Staff, args: li
     message = update.effective_message
     body = (message.text or "").split(maxsplit=2)[2] if message and len(args) >= 2 else ""
     if lead_id is None or not body.strip():
-        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["reply"])))
+        await _usage(update, who, "reply")
         return
 
     def target(session: Session) -> relay.Target | None:
         try:
-            lead = sales.lead_for(session, _staff(session, who.id), lead_id)
+            lead = sales.lead_for(session, staff_row(session, who.id), lead_id)
         except sales.SalesError:
             return None
         conversation = sales.conversation_of(session, lead)
@@ -267,7 +286,7 @@ async def command_reply(update: Update, telegram: Telegram, who: Staff, args: li
 
     found_target = await telegram.db(target)
     if found_target is None:
-        await _reply(update, cards.e(w("unknown", who.language, what=f"#{lead_id}")))
+        await _tell(update, who, "unknown", what=f"#{lead_id}")
         return
     how = await relay.to_customer(telegram, who.id, found_target, kind="text", body=body)
     await _reply(update, cards.e(say(how, who.language, lead=lead_id)))
@@ -280,7 +299,7 @@ async def command_done(update: Update, telegram: Telegram, who: Staff, args: lis
     now = telegram.clock()
 
     def close(session: Session) -> tuple[str, str | None] | None:
-        me_row = _staff(session, who.id)
+        me_row = staff_row(session, who.id)
         live = handoff.live_of(session, me_row)
         chosen = [h for h in live if lead_id is None or h.lead_id == lead_id]
         if len(chosen) != 1:
@@ -293,12 +312,12 @@ async def command_done(update: Update, telegram: Telegram, who: Staff, args: lis
         await _reply(update, cards.e(say("choose", who.language)))
         return
     await hand_back(telegram, *closed)
-    await _reply(update, w("back", who.language))
+    await _tell(update, who, "back")
 
 
 async def hand_back(telegram: Telegram, sender: str, channel: str | None) -> None:
     """The assistant greets the customer again on their channel."""
-    chat = relay.chat_of(sender)
+    chat = telegram_chat(sender)
     try:
         if chat is not None:
             greeting = await telegram.rasa.execute(sender, "action_hand_back")
@@ -315,7 +334,7 @@ async def command_unclaimed(
 ) -> None:
     """/unclaimed (managers): hand-offs nobody has claimed."""
     if who.role != "manager":
-        await _reply(update, w("managers", who.language))
+        await _tell(update, who, "managers")
         return
     zone = telegram.settings.timezone
 
@@ -327,7 +346,7 @@ async def command_unclaimed(
         ]
 
     rows = await telegram.db(listing)
-    await _reply(update, cards.e("\n".join(rows)) if rows else w("none", who.language))
+    await _lines(update, who, rows)
 
 
 @staff_command
@@ -335,10 +354,10 @@ async def command_reassign(update: Update, telegram: Telegram, who: Staff, args:
     """/reassign <id> <consultant> (managers): the lead and its conversation change hands."""
     lead_id = _id(args)
     if who.role != "manager":
-        await _reply(update, w("managers", who.language))
+        await _tell(update, who, "managers")
         return
     if lead_id is None or len(args) < 2:
-        await _reply(update, cards.e(w("usage", who.language, usage=USAGE["reassign"])))
+        await _usage(update, who, "reassign")
         return
     name = " ".join(args[1:])
     now, minutes = telegram.clock(), telegram.settings.handoff_reply_minutes
@@ -359,7 +378,7 @@ async def command_reassign(update: Update, telegram: Telegram, who: Staff, args:
 
     to_chat = await telegram.db(move)
     if to_chat is None:
-        await _reply(update, cards.e(w("unknown", who.language, what=f"#{lead_id} / {name}")))
+        await _tell(update, who, "unknown", what=f"#{lead_id} / {name}")
         return
-    await _reply(update, w("saved", who.language))
+    await _tell(update, who, "saved")
     await telegram.bot.send_message(to_chat, f"📌 #{lead_id}: /lead {lead_id}")
