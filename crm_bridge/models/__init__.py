@@ -43,6 +43,7 @@ from crm_bridge.models.identity import (
     VerifiedPhone,
 )
 from crm_bridge.models.leads import Customer, Lead, LeadEvent, LeadModel
+from crm_bridge.models.tickets import TICKET_CAUSES, TICKET_STATES, Ticket, TicketEvent
 from crm_bridge.models.vehicles import StockItem, Trim, TrimEquipment
 
 __all__ = [
@@ -60,6 +61,8 @@ __all__ = [
     "PAYMENTS",
     "POWERTRAINS",
     "STAFF_ROLES",
+    "TICKET_CAUSES",
+    "TICKET_STATES",
     "VERIFICATIONS",
     "Base",
     "Booking",
@@ -86,6 +89,8 @@ __all__ = [
     "Staff",
     "StockItem",
     "Survey",
+    "Ticket",
+    "TicketEvent",
     "Trim",
     "TrimEquipment",
     "VerificationCode",

@@ -33,7 +33,10 @@ RESOURCES = ("car", "consultant")
 CELL_MINUTES = 15
 SURVEY_KINDS = ("post_delivery", "post_test_drive")
 RECIPIENTS = ("customer", "consultant")
-NOTIFICATION_STATUSES = ("sent", "skipped", "failed")
+# pending: claimed, being sent or waiting for a retry; sent; skipped (opted out, no channel);
+# failed: given up after the retries, and reported to the managers.
+NOTIFICATION_STATUSES = ("pending", "sent", "skipped", "failed")
+SURVEY_CLOSE_REASONS = ("opted_out", "expired")
 
 
 class DemoCar(Base):
@@ -138,39 +141,63 @@ class BookingEvent(Base):
 
 
 class Survey(Base):
-    """A satisfaction survey (revisit) after a delivery or a test drive."""
+    """A satisfaction survey (回访): per delivery and stage (d1, d7, d30), or per test drive.
+
+    ``answers`` maps the question ids of the survey configuration to the customer's answers
+    (int scores, the comment as text); it is saved question by question, so a survey can be
+    finished later. ``token_hash`` is the SHA-256 of the personal link's token (the token itself
+    is never stored); the link works once and until ``token_expires_at``.
+    """
 
     __tablename__ = "surveys"
     __table_args__ = (
         CheckConstraint(one_of("kind", SURVEY_KINDS, nullable=False), name="kind"),
         CheckConstraint(one_of("channel", CHANNELS), name="channel"),
         CheckConstraint(one_of("language", LANGUAGES), name="language"),
+        CheckConstraint(one_of("closed_reason", SURVEY_CLOSE_REASONS), name="closed_reason"),
         UniqueConstraint("booking_id", "kind"),
+        UniqueConstraint("delivery_id", "stage"),
+        UniqueConstraint("token_hash"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
+    stage: Mapped[str | None] = mapped_column(String(8))  # the configuration's stage id: d1, d7
     customer_id: Mapped[int | None] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), index=True
     )
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="SET NULL"))
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
     sender_id: Mapped[str | None] = mapped_column(String(255), index=True)
     channel: Mapped[str | None] = mapped_column(String(16))
     language: Mapped[str | None] = mapped_column(String(2))
     scheduled_for: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]  # the one reminder after 48 hours unanswered
     completed_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]  # not to be sent or finished any more
+    closed_reason: Mapped[str | None] = mapped_column(String(16))
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    retries: Mapped[int] = mapped_column(default=0)  # unusable answers to the current question
     complaint: Mapped[bool] = mapped_column(default=False)
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    token_expires_at: Mapped[datetime | None]
+    token_used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Notification(Base):
-    """A proactive message sent (or deliberately not sent) about a booking or a survey.
+    """A proactive message (reminder, survey, nudge) claimed, sent, or deliberately not sent.
 
-    One row per booking, kind and booking start: a reminder about a given time goes out at most
-    once, even with several schedulers running; after a reschedule the new time gets its own.
+    ``ref`` names the message (``survey:12:ask``, ``booking:5:reminder_24h:<start>``,
+    ``nudge:<conversation>:<date>``) and is unique: a message is claimed here before it is sent,
+    so it goes out at most once whatever the number of schedulers or restarts. A send that fails
+    stays ``pending`` with ``next_attempt_at``; before trying again the conversation is checked
+    for the action's own mark, so a message Rasa did send is not sent twice. ``messages`` keeps
+    what Rasa answered for a Telegram conversation until Telegram has taken it.
     """
 
     __tablename__ = "notifications"
@@ -178,6 +205,8 @@ class Notification(Base):
         CheckConstraint(one_of("recipient", RECIPIENTS, nullable=False), name="recipient"),
         CheckConstraint(one_of("status", NOTIFICATION_STATUSES, nullable=False), name="status"),
         UniqueConstraint("booking_id", "kind", "for_start"),
+        UniqueConstraint("ref"),
+        Index(None, "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -191,3 +220,9 @@ class Notification(Base):
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(String(20), default="sent")
     detail: Mapped[str | None] = mapped_column(Text)
+    ref: Mapped[str | None] = mapped_column(String(160))
+    sender_id: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    messages: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    reported_at: Mapped[datetime | None]  # a failure told to the managers

@@ -186,4 +186,8 @@ class Delivery(Base):
     vin: Mapped[str | None] = mapped_column(String(17))
     delivered_at: Mapped[datetime] = mapped_column(default=utcnow)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    consultant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("consultants.id", ondelete="SET NULL")
+    )
+    source: Mapped[str] = mapped_column(String(20), default="cli")  # telegram | cli | import
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -65,6 +65,7 @@ class Lead(Base):
             postgresql_where=text(OPEN_LEAD_SQL),
             sqlite_where=text(OPEN_LEAD_SQL),
         ),
+        Index(None, "next_follow_up_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -86,6 +87,11 @@ class Lead(Base):
     # The staff member who claimed the lead on Telegram (its consultant in the exports).
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     consent: Mapped[bool] = mapped_column(default=False)
+    # Prospect follow-up (追踪): when the owner should next contact the customer (by level),
+    # when they were reminded of it, when the managers were told it is overdue.
+    next_follow_up_at: Mapped[datetime | None]
+    follow_up_reminded_at: Mapped[datetime | None]
+    follow_up_escalated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
