@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from actions.base import DatabaseAction, entity_values
 from actions.slots import printable
-from crm_bridge import surveys
+from crm_bridge.surveys import service as surveys
 
 RATINGS = (10, 8, 6, 4, 2)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import time
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -65,6 +66,25 @@ class Settings(BaseSettings):
     max_active_bookings: int = Field(default=2, ge=1)
     # Key of the erasure tombstones (a keyed hash of an erased number); generated into var/.
     erasure_key: str | None = None
+    # The revisit surveys: offsets, questions and wording (validated at start-up); default: the
+    # file in the repository, config/surveys.yml.
+    survey_config: Path | None = None
+    # Days a personal survey link (Telegram deep link, web link) stays valid.
+    survey_link_days: int = Field(default=14, ge=1)
+    # No proactive message (survey, reminder, nudge) to a customer between these times in the
+    # dealer's time zone; what falls due then goes out at the end of the quiet hours.
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(9, 0)
+    # Days to the next follow-up of an open lead by level (FOLLOW_UP_DAYS='{"H":1,...}').
+    follow_up_days: dict[str, int] = Field(
+        default_factory=lambda: {"H": 1, "A": 3, "B": 7, "C": 14}
+    )
+    # Hours a follow-up may be overdue before the managers are told.
+    follow_up_overdue_hours: int = Field(default=24, ge=1)
+    # Hours a complaint ticket may stay open (not in progress) before it is escalated again.
+    ticket_escalate_hours: int = Field(default=4, ge=1)
+    # Hours after which a conversation left in the middle of a question gets its one nudge.
+    nudge_after_hours: int = Field(default=18, ge=1)
     model_cache_dir: Path = Field(default=Path.home() / ".cache" / "dealer-assistant" / "models")
     log_level: str = "INFO"
 
@@ -80,10 +100,21 @@ class Settings(BaseSettings):
             raise ValueError(f"port {value} is out of range")
         return value
 
+    @field_validator("follow_up_days")
+    @classmethod
+    def _every_level(cls, value: dict[str, int]) -> dict[str, int]:
+        if set(value) != {"H", "A", "B", "C"} or any(days < 1 for days in value.values()):
+            raise ValueError("follow_up_days needs H, A, B and C, each at least 1 day")
+        return value
+
     @field_validator("var_dir", "model_cache_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @property
+    def survey_config_path(self) -> Path:
+        return self.survey_config or PROJECT_ROOT / "config" / "surveys.yml"
 
     @cached_property
     def timezone(self) -> ZoneInfo:

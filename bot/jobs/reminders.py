@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from bot.jobs.channels import ConsultantChannel, CustomerChannel
 from bot.jobs.scheduler import every
-from crm_bridge import surveys
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.models import (
     ACTIVE_BOOKING_STATUSES,
@@ -37,6 +36,7 @@ from crm_bridge.models import (
     Notification,
 )
 from crm_bridge.privacy import may_contact
+from crm_bridge.surveys import service as surveys
 from crm_bridge.types import utcnow
 
 logger = logging.getLogger(__name__)
