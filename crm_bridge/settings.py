@@ -165,6 +165,10 @@ class Settings(BaseSettings):
         """What Telegram sends with every webhook update: the configured one, else generated."""
         return self.telegram_webhook_secret or self._generated_secret("telegram_webhook_secret")
 
+    def effective_survey_link_key(self) -> bytes:
+        """Key of the personal survey links' tokens (HMAC); generated once into var/."""
+        return self._generated_secret("survey_link_key").encode()
+
     def effective_relay_token(self) -> str:
         """What Rasa's web and REST channels show the gateway to ask who answers a sender."""
         return self._generated_secret("relay_token")

@@ -33,11 +33,8 @@ class Conversation(Base):
     )
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
     opted_out_at: Mapped[datetime | None]  # "退订" from a customer we hold no phone number for
-    # The question the assistant asked last in the needs analysis or a booking and is waiting on
-    # ("qualification_form:budget"), cleared when the customer answers or the form ends; a
-    # conversation left there gets one nudge the next day (``nudged_at``).
-    open_step: Mapped[str | None] = mapped_column(String(80))
-    open_step_at: Mapped[datetime | None]
+    # A conversation left in the middle of the needs analysis or a booking gets one friendly
+    # nudge the next day (bot/jobs/nudges.py); this is when.
     nudged_at: Mapped[datetime | None]
 
     def __repr__(self) -> str:

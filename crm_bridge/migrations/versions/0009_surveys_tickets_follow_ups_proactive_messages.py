@@ -119,8 +119,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_ticket_events_ticket_id"), ["ticket_id"], unique=False)
 
     with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("open_step", sa.String(length=80), nullable=True))
-        batch_op.add_column(sa.Column("open_step_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("nudged_at", sa.DateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
@@ -246,8 +244,6 @@ def downgrade() -> None:
 
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_column("nudged_at")
-        batch_op.drop_column("open_step_at")
-        batch_op.drop_column("open_step")
 
     with op.batch_alter_table("ticket_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ticket_events_ticket_id"))
