@@ -269,9 +269,13 @@ class ActionTestDriveReminder(AskAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         now = self.services.clock()
+        ref = tracker.get_slot("proactive_ref")
+        wanted = reminder_booking(ref)
 
         def upcoming(session: Session) -> tuple[BookingView | None, str]:
             found = bookings.bookings_for(session, now=now, sender_id=tracker.sender_id)
+            if wanted is not None:  # the booking the scheduler reminds of, not the first one
+                found = [b for b in found if b.id == wanted]
             showroom = dealer(session)
             address = ""
             if showroom is not None:
@@ -280,8 +284,9 @@ class ActionTestDriveReminder(AskAction):
 
         language = language_of(tracker)
         booking, address = await self.services.in_transaction(upcoming)
+        done: list[EventType] = [SlotSet("proactive_done", ref)] if ref else []
         if booking is None:
-            return []
+            return done
         hours = max(1, round((booking.start - now).total_seconds() / 3600))
         dispatcher.utter_message(
             response="utter_td_reminder",
@@ -292,4 +297,12 @@ class ActionTestDriveReminder(AskAction):
             consultant=booking.consultant or "",
         )
         # Sent from outside a customer turn: the conversation waits for the customer again.
-        return [ActionExecuted("action_listen")]
+        return [*done, ActionExecuted("action_listen")]
+
+
+def reminder_booking(ref: Any) -> int | None:
+    """The booking a reminder's ref names (``booking:{id}:{kind}:{start}``)."""
+    parts = str(ref or "").split(":")
+    return (
+        int(parts[1]) if len(parts) >= 2 and parts[0] == "booking" and parts[1].isdigit() else None
+    )

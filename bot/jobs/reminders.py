@@ -26,18 +26,16 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.jobs.channels import ConsultantChannel, CustomerChannel
+from bot.jobs import proactive
+from bot.jobs import surveys as survey_jobs
+from bot.jobs.runtime import Runtime, current
 from bot.jobs.scheduler import every
-from crm_bridge.db import SessionFactory, transaction
+from crm_bridge.db import transaction
 from crm_bridge.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
     BookingEvent,
-    Notification,
 )
-from crm_bridge.privacy import may_contact
-from crm_bridge.surveys import service as surveys
-from crm_bridge.types import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -49,34 +47,6 @@ REMINDERS: Final = {"reminder_24h": timedelta(hours=24), "reminder_2h": timedelt
 MISFIRE_GRACE: Final = timedelta(minutes=30)
 # The action the customer's conversation runs to say the reminder (actions/test_drive/manage.py).
 REMINDER_ACTION: Final = "action_test_drive_reminder"
-SURVEY_ACTION: Final = "action_ask_test_drive_feedback"
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """What the job functions work with, built at start-up."""
-
-    sessions: SessionFactory
-    zone: ZoneInfo
-    scheduler: BaseScheduler
-    customers: CustomerChannel
-    consultants: ConsultantChannel
-    clock: Callable[[], datetime] = utcnow
-
-
-_runtime: Runtime | None = None
-
-
-def configure(runtime: Runtime) -> None:
-    """Hand the job functions their dependencies (done once, when the gateway starts)."""
-    global _runtime
-    _runtime = runtime
-
-
-def current() -> Runtime:
-    if _runtime is None:
-        raise RuntimeError("bot.jobs.reminders.configure() was not called at start-up")
-    return _runtime
 
 
 def schedule_sync(scheduler: BaseScheduler) -> None:
@@ -99,26 +69,31 @@ class PlannedJob:
     movable: bool = True  # False: once scheduled it stays (a survey due now)
 
 
-def plan_reminders(bookings: Sequence[tuple[int, datetime]], now: datetime) -> list[PlannedJob]:
+def plan_reminders(
+    bookings: Sequence[tuple[int, datetime]],
+    now: datetime,
+    allowed_at: Callable[[datetime], datetime] = lambda at: at,
+) -> list[PlannedJob]:
     """The reminder jobs the upcoming bookings call for; those whose time has passed are left
-    out (a booking made 90 minutes ahead gets no 2-hour reminder)."""
+    out (a booking made 90 minutes ahead gets no 2-hour reminder), and one falling in the quiet
+    hours waits for their end unless the drive is over by then."""
     planned = []
     for booking_id, start in bookings:
         for kind, before in REMINDERS.items():
-            run_at = start.astimezone(UTC) - before  # real hours, also across a DST change
-            if run_at > now:
+            # real hours, also across a DST change
+            run_at = allowed_at(start.astimezone(UTC) - before)
+            if now < run_at < start:
                 job_id = reminder_job_id(booking_id, kind)
                 planned.append(PlannedJob(job_id, run_at, send_reminder, (booking_id, kind)))
     return planned
 
 
-def plan_surveys(due: Sequence[tuple[int, str, datetime]], now: datetime) -> list[PlannedJob]:
-    """A job per survey not sent yet, at its time or at once if that has passed."""
+def plan_surveys(due: Sequence[survey_jobs.Planned]) -> list[PlannedJob]:
+    """A job per survey step not done yet, at its (quiet-hours adjusted) time; once scheduled it
+    stays (a survey due now is not moved by the next sync)."""
     return [
-        PlannedJob(
-            f"survey:{survey_id}:{kind}", max(scheduled_for, now), send_survey, (survey_id,), False
-        )
-        for survey_id, kind, scheduled_for in due
+        PlannedJob(job_id, run_at, survey_jobs.send_survey, (survey_id, step), False)
+        for job_id, run_at, survey_id, step in due
     ]
 
 
@@ -135,10 +110,11 @@ async def sync() -> None:
     """Reminder jobs follow the bookings; consultants hear of every change."""
     runtime = current()
     now = runtime.clock()
-    upcoming, due = await asyncio.to_thread(
-        _in_transaction, runtime, lambda s: (_upcoming(s, now), surveys.due_surveys(s))
+    upcoming, due = await runtime.db(
+        lambda s: (_upcoming(s, now), survey_jobs.planned(runtime, s, now))
     )
-    reconcile(runtime.scheduler, plan_reminders(upcoming, now) + plan_surveys(due, now))
+    reminders = plan_reminders(upcoming, now, runtime.allowed_at)
+    reconcile(runtime.scheduler, reminders + plan_surveys(due))
     await notify_consultants()
 
 
@@ -176,70 +152,39 @@ def reconcile(scheduler: BaseScheduler, planned: list[PlannedJob]) -> None:
         scheduler.remove_job(job_id)
 
 
-@dataclass(frozen=True)
-class Claimed:
-    notification_id: int
-    sender_id: str
-
-
-def claim_reminder(session: Session, booking_id: int, kind: str, now: datetime) -> Claimed | None:
-    """Record the reminder as sent before sending it; None if it must not (or need not) go out.
-
-    Not for a booking that was cancelled, is over, or whose reminder time has moved away; not
-    for a customer who opted out; never twice for the same booking time (unique row).
-    """
+def reminder_message(
+    session: Session, booking_id: int, kind: str, now: datetime
+) -> proactive.Message | None:
+    """The reminder to send, or None if it must not (or need not) go out: not for a booking
+    that was cancelled, is over, or whose reminder time has moved away (the job for its new time
+    will come), nor without a conversation to send it to. The claim (bot/jobs/proactive.py) keeps
+    it to once per booking time, and skips a customer who opted out."""
     booking = session.get(Booking, booking_id)
     if booking is None or not booking.active or kind not in REMINDERS:
         return None
     due = booking.start - REMINDERS[kind]
-    if not due - timedelta(minutes=5) <= now < booking.start:
-        return None  # the booking moved: the job for its new time will come
-    exists = session.scalar(
-        select(Notification.id).where(
-            Notification.booking_id == booking_id,
-            Notification.kind == kind,
-            Notification.for_start == booking.start,
-        )
-    )
-    if exists is not None:
+    if not due - timedelta(minutes=5) <= now < booking.start or booking.sender_id is None:
         return None
-    allowed = booking.sender_id is not None and may_contact(
-        session, customer_id=booking.customer_id, sender_id=booking.sender_id
-    )
-    notification = Notification(
-        booking_id=booking_id,
+    return proactive.Message(
+        ref=f"booking:{booking_id}:{kind}:{booking.start.astimezone(UTC):%Y%m%dT%H%MZ}",
         kind=kind,
+        sender_id=booking.sender_id,
+        action=REMINDER_ACTION,
+        customer_id=booking.customer_id,
+        booking_id=booking_id,
         for_start=booking.start,
-        recipient="customer",
-        sent_at=now,
-        status="sent" if allowed else "skipped",
-        detail=None if allowed else "customer opted out or has no conversation",
     )
-    session.add(notification)
-    session.flush()  # the unique row: a second scheduler's claim fails here
-    if not allowed or booking.sender_id is None:
-        return None
-    return Claimed(notification.id, booking.sender_id)
 
 
 async def send_reminder(booking_id: int, kind: str) -> None:
-    """Job: remind the customer of their test drive through their own conversation."""
+    """Job: remind the customer of their test drive through their own conversation, once."""
     runtime = current()
     now = runtime.clock()
-    claimed: Claimed | None = await asyncio.to_thread(
-        _in_transaction, runtime, lambda s: claim_reminder(s, booking_id, kind, now)
-    )
-    if claimed is None:
+    allowed = runtime.allowed_at(now)
+    if allowed > now:  # quiet hours: the next sync plans it at their end
         return
-    try:
-        await runtime.customers.run_action(claimed.sender_id, REMINDER_ACTION)
-    except Exception as error:  # recorded for the team; the job itself must not crash the loop
-        logger.warning("reminder %s for booking %s failed: %s", kind, booking_id, error)
-        failed = update(Notification).where(Notification.id == claimed.notification_id)
-        failed = failed.values(status="failed", detail=str(error)[:500])
-        await asyncio.to_thread(_execute, runtime, failed)
-        return
-    logger.info("reminder %s sent for booking %s", kind, booking_id)
+    if await proactive.send(lambda s: reminder_message(s, booking_id, kind, now)):
+        logger.info("reminder %s for booking %s sent", kind, booking_id)
 
 
 @dataclass(frozen=True)
@@ -300,50 +245,3 @@ async def notify_consultants() -> int:
         await asyncio.to_thread(_execute, runtime, done)
         sent += 1
     return sent
-
-
-@dataclass(frozen=True)
-class SurveyClaim:
-    sender_id: str | None
-    allowed: bool
-
-
-def claim_survey(session: Session, survey_id: int, now: datetime) -> SurveyClaim | None:
-    """Mark the survey sent (once); whether it may go to the customer at all."""
-    survey = surveys.claim(session, survey_id, now)
-    if survey is None:
-        return None
-    allowed = survey.sender_id is not None and may_contact(
-        session, customer_id=survey.customer_id, sender_id=survey.sender_id
-    )
-    if not allowed:
-        session.add(
-            Notification(
-                survey_id=survey_id, booking_id=survey.booking_id, kind=f"survey_{survey.kind}",
-                recipient="customer", sent_at=now, status="skipped",
-                detail="customer opted out or has no conversation",
-            )
-        )  # fmt: skip
-    return SurveyClaim(survey.sender_id, allowed)
-
-
-async def send_survey(survey_id: int) -> None:
-    """Job: ask the customer the survey's question in their conversation; never twice."""
-    runtime = current()
-    now = runtime.clock()
-    claimed: SurveyClaim | None = await asyncio.to_thread(
-        _in_transaction, runtime, lambda s: claim_survey(s, survey_id, now)
-    )
-    if claimed is None or not claimed.allowed or claimed.sender_id is None:
-        return
-    try:
-        await runtime.customers.run_action(claimed.sender_id, SURVEY_ACTION)
-    except Exception as error:  # sent_at stays: a survey is never sent twice
-        logger.warning("survey %s could not be delivered: %s", survey_id, error)
-        failed = Notification(
-            survey_id=survey_id, kind="survey", recipient="customer", sent_at=now,
-            status="failed", detail=str(error)[:500],
-        )  # fmt: skip
-        await asyncio.to_thread(_in_transaction, runtime, lambda s: s.add(failed))
-        return
-    logger.info("survey %s sent", survey_id)

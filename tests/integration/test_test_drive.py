@@ -21,6 +21,7 @@ from lxml import etree
 
 from bot.jobs import channels as job_channels
 from bot.jobs import reminders
+from bot.jobs import runtime as job_runtime
 from crm_bridge.db import build_engine, build_session_factory
 from tests.conftest import make_settings
 from tests.integration.stack import Stack, free_port, running_stack
@@ -100,8 +101,8 @@ async def remind(stack: Stack, booking_id: int, now: datetime) -> None:
     engine = build_engine(stack.settings.effective_database_url)
     try:
         async with httpx.AsyncClient() as client:
-            reminders.configure(
-                reminders.Runtime(
+            job_runtime.configure(
+                job_runtime.Runtime(
                     build_session_factory(engine),
                     stack.settings.timezone,
                     BackgroundScheduler(),
@@ -112,7 +113,7 @@ async def remind(stack: Stack, booking_id: int, now: datetime) -> None:
             )
             await reminders.send_reminder(booking_id, "reminder_24h")
     finally:
-        reminders._runtime = None
+        job_runtime.configure(None)
         engine.dispose()
 
 

@@ -4,8 +4,9 @@ controllable clock; a reminder goes out once, not to customers who opted out."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,43 +16,24 @@ from sqlalchemy import Engine, select
 from telegram import Bot
 
 from bot.jobs import channels as job_channels
-from bot.jobs import reminders
+from bot.jobs import proactive, reminders, runtime
+from bot.jobs import surveys as survey_jobs
 from crm_bridge import bookings, privacy
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.conversations import start_conversation
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.models import Notification
+from crm_bridge.quiet import QuietHours
+from crm_bridge.surveys import service as survey_service
+from crm_bridge.surveys.config import load as load_survey_config
+from tests.job_fakes import Clock, Outbox
 from tests.telegram_fake import TOKEN, running_telegram_fake
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BOOKED_AT = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)  # Monday 10:30 in Shanghai
 THURSDAY_10 = datetime(2026, 11, 26, 10, 0, tzinfo=SHANGHAI)
-
-
-@dataclass
-class Clock:
-    now: datetime = BOOKED_AT
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
-class Outbox:
-    """Stands in for the delivery channels; what would have been sent, in order."""
-
-    actions: list[tuple[str, str]] = field(default_factory=list)
-    notices: list[tuple[str, str]] = field(default_factory=list)
-    fail: bool = False
-
-    async def run_action(self, sender_id: str, action: str) -> None:
-        if self.fail:
-            raise ConnectionError("Rasa is down")
-        self.actions.append((sender_id, action))
-
-    async def notify(self, consultant: str, text: str) -> None:
-        self.notices.append((consultant, text))
+SURVEY_CONFIG = Path(__file__).parents[2] / "config" / "surveys.yml"
 
 
 @pytest.fixture
@@ -68,7 +50,7 @@ def scheduler(engine: Engine) -> Iterator[BackgroundScheduler]:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(BOOKED_AT)
 
 
 @pytest.fixture
@@ -78,13 +60,14 @@ def outbox(
     with transaction(sessions) as session:
         load_dealer_data_into(session, load_dealer_data())
     out = Outbox()
-    reminders.configure(
-        reminders.Runtime(
-            sessions, SHANGHAI, scheduler, customers=out, consultants=out, clock=clock
+    runtime.configure(
+        runtime.Runtime(
+            sessions, SHANGHAI, scheduler, customers=out, consultants=out, clock=clock,
+            report=out.report,
         )
-    )
+    )  # fmt: skip
     yield out
-    reminders._runtime = None
+    runtime.configure(None)
 
 
 def book(sessions: SessionFactory, start: datetime, sender: str = "web-1") -> int:
@@ -209,7 +192,7 @@ async def test_no_reminder_after_opting_out(
         assert skipped.status == "skipped"
 
 
-async def test_a_failed_delivery_is_recorded(
+async def test_a_failed_delivery_is_retried_then_reported(
     sessions: SessionFactory, outbox: Outbox, clock: Clock
 ) -> None:
     booking_id = book(sessions, THURSDAY_10)
@@ -217,8 +200,73 @@ async def test_a_failed_delivery_is_recorded(
     clock.now = THURSDAY_10 - timedelta(hours=2)
     await reminders.send_reminder(booking_id, "reminder_2h")
     with transaction(sessions) as session:
-        [failed] = session.scalars(select(Notification)).all()
-        assert (failed.status, failed.detail) == ("failed", "Rasa is down")
+        [row] = session.scalars(select(Notification)).all()
+        assert (row.status, row.attempts, row.detail) == ("pending", 1, "Rasa is down")
+        assert row.next_attempt_at == clock.now + proactive.RETRY_AFTER[0]
+    assert await proactive.retry_due() == 0  # not yet
+    clock.now += proactive.RETRY_AFTER[0]
+    assert await proactive.retry_due() == 1
+    clock.now += proactive.RETRY_AFTER[1]
+    assert await proactive.retry_due() == 1
+    with transaction(sessions) as session:
+        [row] = session.scalars(select(Notification)).all()
+        assert (row.status, row.attempts, row.next_attempt_at) == ("failed", 3, None)
+    # Three tries in all, each one checking the conversation first; then the managers hear.
+    assert len(outbox.checked) == 2
+    [report] = outbox.reports
+    assert row.ref is not None
+    assert row.ref in report
+    clock.now += timedelta(hours=1)
+    assert await proactive.retry_due() == 0
+
+
+async def test_a_timed_out_reminder_that_rasa_ran_is_not_sent_again(
+    sessions: SessionFactory, outbox: Outbox, clock: Clock
+) -> None:
+    booking_id = book(sessions, THURSDAY_10)
+    outbox.fail = outbox.ran_anyway = True  # Rasa ran it, the answer never came back
+    clock.now = THURSDAY_10 - timedelta(hours=2)
+    await reminders.send_reminder(booking_id, "reminder_2h")
+    assert outbox.actions == [("web-1", "action_test_drive_reminder")]
+    outbox.fail = outbox.ran_anyway = False
+    clock.now += proactive.RETRY_AFTER[0]
+    assert await proactive.retry_due() == 1
+    assert outbox.actions == [("web-1", "action_test_drive_reminder")]  # not twice
+    with transaction(sessions) as session:
+        [row] = session.scalars(select(Notification)).all()
+        assert (row.status, row.attempts) == ("sent", 2)
+
+
+async def test_with_two_bookings_each_reminder_names_its_own(
+    sessions: SessionFactory, outbox: Outbox, clock: Clock
+) -> None:
+    first = book(sessions, THURSDAY_10)
+    second = book(sessions, THURSDAY_10 + timedelta(days=1))
+    clock.now = THURSDAY_10 + timedelta(days=1) - timedelta(hours=2)
+    await reminders.send_reminder(second, "reminder_2h")
+    [slots] = outbox.slots
+    assert slots["proactive_ref"].startswith(f"booking:{second}:reminder_2h:")
+    assert first != second
+
+
+async def test_reminders_wait_for_the_end_of_the_quiet_hours(
+    sessions: SessionFactory, scheduler: BackgroundScheduler, outbox: Outbox, clock: Clock
+) -> None:
+    quiet = QuietHours(SHANGHAI, time(21), time(9))
+    runtime.configure(replace(runtime.current(), quiet=quiet))
+    booking_id = book(sessions, THURSDAY_10)
+    await reminders.sync()
+    # The day before at 10:00 is allowed; two hours before, 08:00, waits for 09:00.
+    assert jobs(scheduler) == {
+        f"booking:{booking_id}:reminder_24h": THURSDAY_10 - timedelta(hours=24),
+        f"booking:{booking_id}:reminder_2h": THURSDAY_10 - timedelta(hours=1),
+    }
+    clock.now = THURSDAY_10 - timedelta(hours=2)  # a job that fires in the quiet hours anyway
+    await reminders.send_reminder(booking_id, "reminder_2h")
+    assert outbox.actions == []
+    clock.now = THURSDAY_10 - timedelta(hours=1)
+    await reminders.send_reminder(booking_id, "reminder_2h")
+    assert outbox.actions == [("web-1", "action_test_drive_reminder")]
 
 
 async def test_reminders_keep_local_time_across_a_daylight_saving_change(
@@ -237,22 +285,31 @@ async def test_reminders_keep_local_time_across_a_daylight_saving_change(
 async def test_a_completed_test_drive_gets_its_survey_once(
     sessions: SessionFactory, scheduler: BackgroundScheduler, outbox: Outbox, clock: Clock
 ) -> None:
+    config = load_survey_config(SURVEY_CONFIG)
+    runtime.configure(replace(runtime.current(), surveys=config))
     booking_id = book(sessions, THURSDAY_10)
     clock.now = THURSDAY_10 + timedelta(hours=1, minutes=10)
     with transaction(sessions) as session:
-        bookings.mark_outcome(session, booking_id, "completed", now=clock.now, source="cli")
+        bookings.mark_outcome(
+            session, booking_id, "completed", now=clock.now, source="cli",
+            survey_after=survey_service.test_drive_delay(config),
+        )  # fmt: skip
     await reminders.sync()
     [survey_job] = [j for j in scheduler.get_jobs() if j.id.startswith("survey:")]
-    assert survey_job.id.endswith(":post_test_drive")
-    # Two hours after the end, counted from the marking when that came later.
-    assert survey_job.next_run_time == clock.now + timedelta(hours=2)
-    clock.now += timedelta(hours=2)
-    survey_id = survey_job.args[0]
-    await reminders.send_survey(survey_id)
-    await reminders.send_survey(survey_id)
-    assert outbox.actions == [("web-1", "action_ask_test_drive_feedback")]
+    assert survey_job.id == f"survey:b{booking_id}:td"
+    # Three hours after the end, counted from the marking when that came later.
+    assert survey_job.next_run_time == clock.now + timedelta(hours=3)
+    clock.now += timedelta(hours=3)
+    survey_id, step = survey_job.args
+    await survey_jobs.send_survey(survey_id, step)
+    await survey_jobs.send_survey(survey_id, step)  # a second scheduler, a restart
+    assert outbox.actions == [("web-1", "action_start_survey")]
+    assert outbox.slots[0]["survey_id"] == str(survey_id)
+    # Sent: the job that waits now is the reminder, 48 hours on.
     await reminders.sync()
-    assert not [j for j in scheduler.get_jobs() if j.id.startswith("survey:")]
+    [reminder] = [j for j in scheduler.get_jobs() if j.id.startswith("survey:")]
+    assert reminder.id == f"survey:b{booking_id}:td:reminder"
+    assert reminder.next_run_time == clock.now + timedelta(hours=48)
 
 
 async def test_notices_go_to_the_sales_chat_over_the_bot_api() -> None:
