@@ -3,27 +3,35 @@
 The hand-off itself (one per conversation, the first claim wins, escalation) is
 ``crm_bridge.handoff``; the gateway posts the lead card and relays while a consultant answers.
 Here the customer is told who takes over and when, in their language, and the consultant's
-messages queued for a web chat are said (``action_relay_messages``, run by the gateway).
+messages queued for a web chat are said (``action_relay_messages``, run by the gateway). A
+complaint also opens a ticket for the managers (``crm_bridge.tickets``); the customer hears its
+number and when a manager gets back to them.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
+from functools import partial
 from typing import Any, Final
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy import exc
 from sqlalchemy.orm import Session
 
 from actions import formatting as fmt
 from actions.base import DatabaseAction, Services, conversation_channel, language_of
 from actions.next_step import lead_on
-from crm_bridge import handoff
+from crm_bridge import handoff, tickets
 from crm_bridge.models import RelayMessage, Staff
+from crm_bridge.outbox import unreachable
 from crm_bridge.types import utcnow
+
+logger = logging.getLogger(__name__)
 
 # Bargaining, as opposed to asking the guide price or the current offers: the final price is a
 # consultant's to agree (playbook: the assistant never negotiates).
@@ -74,9 +82,6 @@ async def hand_off(
     """Hand the conversation to the sales team and tell the customer who takes over and when."""
     language = language_of(tracker)
     now = services.clock()
-    intro = INTROS.get(reason)
-    if intro:
-        dispatcher.utter_message(response=intro)
     result: dict[str, Any] | None = await services.write(
         "handoff.open",
         {
@@ -90,6 +95,13 @@ async def hand_off(
             "excerpt": excerpt(tracker),
         },
     )
+    ticket = await complaint_ticket(services, tracker, now) if reason == "complaint" else None
+    if ticket is not None:  # the complaint's number and when a manager gets back to them
+        registered = "utter_complaint_registered" if ticket["created"] else "utter_complaint_noted"
+        hours = services.settings.ticket_escalate_hours
+        dispatcher.utter_message(response=registered, ticket=ticket["ticket_id"], hours=hours)
+    elif intro := INTROS.get(reason):
+        dispatcher.utter_message(response=intro)
     if result is not None and not result["created"]:
         dispatcher.utter_message(response="utter_handoff_already")
         return []
@@ -101,6 +113,28 @@ async def hand_off(
         words = fmt.when(starts_at.astimezone(services.settings.timezone), language)
         dispatcher.utter_message(response="utter_handoff_at_opening", opening=words)
     return []
+
+
+async def complaint_ticket(
+    services: Services, tracker: Tracker, now: datetime
+) -> dict[str, Any] | None:
+    """The complaint's ticket (``{"ticket_id", "created"}``: a second complaint adds to the open
+    one); None when the database cannot be reached (the hand-off waits in the outbox)."""
+    text = tracker.latest_message.get("text")
+    words = text.strip() if isinstance(text, str) and not text.startswith("/") else None
+    work = partial(
+        tickets.complaint, sender_id=tracker.sender_id, at=now, words=words or None,
+        excerpt=excerpt(tracker), channel=conversation_channel(tracker),
+        language=language_of(tracker),
+    )  # fmt: skip
+    try:
+        found: dict[str, Any] = await services.in_transaction(work)
+    except exc.SQLAlchemyError as error:
+        if not unreachable(error):
+            raise
+        logger.warning("complaint ticket not opened: database unreachable")
+        return None
+    return found
 
 
 class ActionHandOff(DatabaseAction):

@@ -34,6 +34,8 @@ from crm_bridge.models import (
     LeadEvent,
     RelayMessage,
     Survey,
+    Ticket,
+    TicketEvent,
     VerificationCode,
     VerifiedPhone,
 )
@@ -80,6 +82,16 @@ def opt_out(session: Session, sender_id: str, at: datetime) -> None:
         if identity.speaks_for(session, sender_id, customer):
             customer.opted_out_at = at
             customer.updated_at = at
+    # Surveys sent or due to this conversation end here (no reminder, no next question).
+    session.execute(
+        update(Survey)
+        .where(
+            Survey.sender_id == sender_id,
+            Survey.completed_at.is_(None),
+            Survey.closed_at.is_(None),
+        )
+        .values(closed_at=at, closed_reason="opted_out")
+    )
     session.flush()
 
 
@@ -157,6 +169,7 @@ def erase_person(
     _erase_survey_comments(session, senders, customer)
     _erase_verification(session, senders, phones)
     _erase_handoffs(session, senders)
+    _erase_tickets(session, senders, customer)
     if key is not None:
         for value in phones:
             identity.bury(session, key, "phone", value, at)
@@ -203,6 +216,27 @@ def _erase_handoffs(session: Session, senders: set[str]) -> None:
     chats = [chat for s in senders if (chat := telegram_chat(s)) is not None]
     if chats:
         session.execute(delete(InboundUpdate).where(InboundUpdate.chat_id.in_(chats)))
+
+
+def _erase_tickets(session: Session, senders: set[str], customer: Customer | None) -> None:
+    """Complaint tickets keep their rows, state, cause and scores (complaint counts and CSI stay
+    right) but lose what the customer said and what was written about them."""
+    whose: list[ColumnElement[bool]] = [Ticket.sender_id.in_(senders)]
+    if customer is not None:
+        whose.append(Ticket.customer_id == customer.id)
+        whose.append(Ticket.lead_id.in_(select(Lead.id).where(Lead.customer_id == customer.id)))
+        whose.append(
+            Ticket.survey_id.in_(select(Survey.id).where(Survey.customer_id == customer.id))
+        )
+    for ticket in session.scalars(select(Ticket).where(or_(*whose))):
+        ticket.summary, ticket.excerpt = None, None
+        kept = {k: v for k, v in (ticket.answers or {}).items() if not isinstance(v, str)}
+        ticket.answers = kept if ticket.answers is not None else None
+        if ticket.resolution is not None:
+            ticket.resolution = REDACTED
+        session.execute(
+            update(TicketEvent).where(TicketEvent.ticket_id == ticket.id).values(note=None)
+        )
 
 
 def _erase_verification(session: Session, senders: set[str], phones: set[str]) -> None:

@@ -58,11 +58,11 @@ async def test_a_complaint_hands_off_at_once(sessions: SessionFactory, tmp_path:
     tracker = user_turn("你们的销售态度太差了，我要投诉", "complain", sender="web-1")
     await ActionHandOff(services).run(dispatcher, tracker, load_domain())
     said = [m["response"] for m in dispatcher.messages]
-    assert said == ["utter_handoff_complaint", "utter_handoff_now"]
+    assert said == ["utter_complaint_registered", "utter_handoff_now"]  # with a ticket
     again = CollectingDispatcher()
     await ActionHandOff(services).run(again, tracker, load_domain())
     assert [m["response"] for m in again.messages] == [
-        "utter_handoff_complaint",
+        "utter_complaint_noted",
         "utter_handoff_already",
     ]
     with sessions() as session:
