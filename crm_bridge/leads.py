@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crm_bridge import identity
+from crm_bridge import follow_ups, identity
 from crm_bridge.conversations import latest_conversation, start_conversation
 from crm_bridge.models import CLOSED_STATUSES, Customer, CustomerLink, Lead, LeadEvent, LeadModel
 from crm_bridge.models.leads import OPEN_LEAD_SQL
@@ -136,11 +136,14 @@ def record_lead(
     lead, created = open_lead(session, customer, at)
     if created:
         log_event(session, lead, at, source, "created", None, None, "new")
+    level = lead.level
     if trusted:
         _apply(session, lead, update, source, at)
         _set_customer(customer, update, at)
     else:
         _add_interest(session, lead, update, f"{source}:unverified"[:40], at, new_link)
+    if lead.level != level:  # the follow-up job dates it again by the new level
+        follow_ups.forget(lead)
     conversation.customer_id = customer.id
     conversation.lead_id = lead.id
     return lead

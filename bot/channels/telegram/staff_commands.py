@@ -1,5 +1,6 @@
 """Staff commands in the private chat with the bot, answered in the staff member's Telegram
-language. Registered for active staff only (``application.register``)."""
+language. Registered for active staff only (``application.register``); those recording the sales
+process (``/status``, ``/testdrive``, ``/followups``) are in ``sales_commands``."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from bot.channels.telegram import cards, relay
 from bot.channels.telegram.render import send_replies
 from bot.channels.telegram.runtime import Telegram, of
 from bot.channels.telegram.staff_chat import me, say, staff_row
-from crm_bridge import bookings, handoff, sales, staff
+from crm_bridge import handoff, sales, staff
 from crm_bridge.conversations import telegram_chat
 from crm_bridge.models import Booking, Customer, Handoff, Lead, Staff
+from crm_bridge.surveys.config import cached
 
 logger = logging.getLogger(__name__)
 
@@ -32,34 +34,40 @@ HELP: Final = {
         ("/lead <线索号>", "线索卡片和最近对话"),
         ("/today", "今天的试驾"),
         ("/status <线索号> contacted|visited|won|lost [level H|A|B|C]", "记录跟进结果"),
+        ("/followups", "今天要跟进的线索"),
         ("/delivered <线索号> <车型> [VIN]", "记录交车"),
         ("/testdrive <预约号> completed|no_show", "记录试驾结果"),
         ("/reply <线索号> <内容>", "给客户发消息"),
         ("/done", "结束接待，交还给助手"),
         ("/unclaimed", "（经理）无人认领的线索"),
         ("/reassign <线索号> <顾问>", "（经理）改派线索"),
+        ("/report [7d|30d]", "（经理）最近 7 或 30 天的报表图表"),
+        ("/ticket [<号> progress|resolve [原因] <说明>]", "投诉工单：列表、详情、处理、解决"),
     ],
     "en": [
         ("/leads", "my open leads, hottest first"),
         ("/lead <id>", "a lead's card and last messages"),
         ("/today", "today's test drives"),
         ("/status <id> contacted|visited|won|lost [level H|A|B|C]", "record a follow-up"),
+        ("/followups", "follow-ups due today"),
         ("/delivered <id> <model> [VIN]", "record a delivery"),
         ("/testdrive <booking id> completed|no_show", "record a test drive's outcome"),
         ("/reply <id> <text>", "write to the customer"),
         ("/done", "hand the customer back to the assistant"),
         ("/unclaimed", "(managers) leads nobody claimed"),
         ("/reassign <id> <consultant>", "(managers) give a lead to someone else"),
+        ("/report [7d|30d]", "(managers) report charts of the last 7 or 30 days"),
+        ("/ticket [<id> progress|resolve [cause] <note>]", "complaints: list, show, take, resolve"),
     ],
 }
 WORDS: Final = {
     "zh": {"usage": "用法：{usage}", "unknown": "找不到 {what}。", "none": "暂无。",
            "saved": "已记录。", "managers": "此命令仅供经理使用。", "back": "已交还给助手。",
-           "delivered": "已记录交车 #{id}，线索已成交。"},
+           "delivered": "已记录交车 #{id}，线索已成交，回访已自动排期。"},
     "en": {"usage": "Usage: {usage}", "unknown": "Not found: {what}.", "none": "Nothing yet.",
            "saved": "Recorded.", "managers": "This command is for managers.",
            "back": "Handed back to the assistant.", "delivered": "Delivery #{id} recorded; the "
-           "lead is won."},
+           "lead is won and its revisit surveys are scheduled."},
 }  # fmt: skip
 USAGE: Final = {name.split()[0][1:]: name for name, _ in HELP["en"]}
 
@@ -191,27 +199,6 @@ async def command_today(update: Update, telegram: Telegram, who: Staff, args: li
 
 
 @staff_command
-async def command_status(update: Update, telegram: Telegram, who: Staff, args: list[str]) -> None:
-    """/status <id> contacted|visited|won|lost [level H|A|B|C]."""
-    lead_id = _id(args)
-    level = args[3].upper() if len(args) == 4 and args[2].lower() == "level" else None
-    outcome = args[1].lower() if len(args) >= 2 else ""
-    shape = len(args) == 2 or (len(args) == 4 and level is not None)
-    if lead_id is None or not shape or outcome not in sales.OUTCOMES:
-        await _usage(update, who, "status")
-        return
-    now = telegram.clock()
-    try:
-        await telegram.db(
-            lambda s: sales.set_status(s, staff_row(s, who.id), lead_id, outcome, level, now)
-        )
-    except sales.SalesError as error:
-        await _tell(update, who, "unknown", what=str(error))
-        return
-    await _tell(update, who, "saved")
-
-
-@staff_command
 async def command_delivered(
     update: Update, telegram: Telegram, who: Staff, args: list[str]
 ) -> None:
@@ -227,7 +214,13 @@ async def command_delivered(
         delivery_id = await telegram.db(
             lambda s: (
                 sales.record_delivery(
-                    s, staff_row(s, who.id), lead_id=lead_id, model=model, vin=vin, now=now
+                    s,
+                    staff_row(s, who.id),
+                    lead_id=lead_id,
+                    model=model,
+                    vin=vin,
+                    now=now,
+                    surveys=cached(telegram.settings.survey_config_path),
                 ).id
             )
         )
@@ -235,33 +228,6 @@ async def command_delivered(
         await _tell(update, who, "unknown", what=str(error))
         return
     await _tell(update, who, "delivered", id=delivery_id)
-
-
-@staff_command
-async def command_testdrive(
-    update: Update, telegram: Telegram, who: Staff, args: list[str]
-) -> None:
-    """/testdrive <booking id> completed|no_show."""
-    booking_id = _id(args)
-    if booking_id is None or len(args) != 2 or args[1] not in ("completed", "no_show"):
-        await _usage(update, who, "testdrive")
-        return
-    now = telegram.clock()
-
-    def mark(session: Session) -> None:
-        booking = session.get(Booking, booking_id)
-        if booking is None or (
-            who.role != "manager" and booking.consultant_id != who.consultant_id
-        ):
-            raise bookings.BookingError(f"#{booking_id}")
-        bookings.mark_outcome(session, booking_id, args[1], now=now, source=f"telegram:{who.id}")
-
-    try:
-        await telegram.db(mark)
-    except bookings.BookingError as error:
-        await _tell(update, who, "unknown", what=str(error))
-        return
-    await _tell(update, who, "saved")
 
 
 @staff_command
