@@ -14,7 +14,7 @@ WEBCHAT_VERSION := 1.0.1
 WEBCHAT_SHA256 := cd2a8ee5211df95c626fc78bcf9d7d3a50368eacd43c7154476d29e519d42685
 WEBCHAT := bot/gateway/web/vendor/rasa-webchat/index.js
 
-.PHONY: help setup browser run test lint typecheck pytest train lock clean
+.PHONY: help setup fonts browser run test lint typecheck pytest train lock clean
 
 help:
 	@echo "make run   - prepare everything and start the assistant (http://localhost:8080)"
@@ -48,7 +48,16 @@ $(WEBCHAT):
 	  && cd - >/dev/null && mkdir -p $(dir $@) && cp $$tmp/package/lib/index.js $@ \
 	  && cp $$tmp/package/LICENSE $(dir $@)LICENSE && rm -rf $$tmp
 
-setup: $(APP_VENV)/.synced $(RASA_VENV)/.synced $(WEBCHAT)
+setup: $(APP_VENV)/.synced $(RASA_VENV)/.synced $(WEBCHAT) fonts
+
+# The report charts have Chinese labels: a CJK font from Debian (no font download at run time).
+fonts:
+	@if ! fc-list :lang=zh family 2>/dev/null | grep -q .; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "==> installing a Chinese font for the report charts (apt-get: fonts-wqy-microhei)"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fontconfig fonts-wqy-microhei >/dev/null) \
+	      || echo "warning: could not install fonts-wqy-microhei; Chinese labels in report charts will not render" >&2; \
+	  else echo "note: no Chinese font is installed (Debian: apt-get install fonts-wqy-microhei); Chinese labels in report charts will not render" >&2; fi; fi
 
 # The browser test drives the web chat in Debian's Chromium (no browser download at run time).
 browser:
