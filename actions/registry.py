@@ -14,10 +14,17 @@ from actions.dealership import (
 )
 from actions.handoff import ActionHandBack, ActionHandOff, ActionRelayMessages
 from actions.next_step import ActionAcceptOffer, ActionDeclineOffer
+from actions.nudges import ActionNudge
 from actions.privacy import ActionErasePersonalData, ActionOptOut
 from actions.qualification import ActionSubmitQualification, ValidateQualificationForm
 from actions.session import ActionSessionStart
-from actions.surveys import ActionAskTestDriveFeedback, ActionRecordTestDriveFeedback
+from actions.surveys import (
+    ActionAskSurveyAnswer,
+    ActionPauseSurvey,
+    ActionStartSurvey,
+    ActionSurveyDone,
+    ValidateSurveyForm,
+)
 from actions.test_drive import (
     ActionAskTdBooking,
     ActionAskTdConfirmed,
@@ -62,6 +69,7 @@ def build_actions(services: Services) -> list[Action]:
         ActionStartTestDrive(services),
         ActionRouteStatement(services),
         ActionAcceptOffer(),
+        ActionNudge(),
         ActionDeclineOffer(),
         *(
             action(services)
@@ -76,8 +84,11 @@ def build_actions(services: Services) -> list[Action]:
                 ActionSubmitReschedule,
                 ActionSubmitCancel,
                 ActionTestDriveReminder,
-                ActionAskTestDriveFeedback,
-                ActionRecordTestDriveFeedback,
+                ActionStartSurvey,
+                ActionAskSurveyAnswer,
+                ValidateSurveyForm,
+                ActionSurveyDone,
+                ActionPauseSurvey,
                 ValidateVerifyPhoneForm,
                 ActionSubmitVerifyPhone,
             )

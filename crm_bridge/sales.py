@@ -11,20 +11,25 @@ from datetime import datetime
 from typing import Final
 
 from sqlalchemy import case, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from crm_bridge import follow_ups
 from crm_bridge.catalog import active_models
 from crm_bridge.leads import log_event
 from crm_bridge.models import (
     CLOSED_STATUSES,
     LEVELS,
     CatalogModel,
+    Consultant,
     Customer,
     Delivery,
     Handoff,
     Lead,
     Staff,
 )
+from crm_bridge.surveys.config import SurveyConfig
+from crm_bridge.surveys.service import schedule_delivery
 
 # What a consultant records with /status; "visited" is noted, the others are lead statuses.
 OUTCOMES: Final = ("contacted", "visited", "won", "lost")
@@ -72,8 +77,13 @@ def set_status(
     outcome: str,
     level: str | None,
     now: datetime,
+    cadence: follow_ups.Cadence | None = None,
 ) -> Lead:
-    """Record the outcome of a contact (and a new level): the status, and a lead event."""
+    """Record the outcome of a contact (and a new level): the status, and a lead event.
+
+    A contact dates the next follow-up from ``now`` by the (new) level (none once won or lost);
+    without ``cadence`` the follow-up job dates it from ``now`` (``follow_ups.forget``).
+    """
     if outcome not in OUTCOMES:
         raise SalesError(outcome)
     if level is not None and level not in LEVELS:
@@ -94,6 +104,10 @@ def set_status(
     if lead.owner_id is None and staff.role == "consultant":
         lead.owner_id = staff.id
     lead.updated_at = now
+    if cadence is not None:
+        follow_ups.schedule(session, lead, now, cadence)
+    else:
+        follow_ups.forget(lead)
     return lead
 
 
@@ -106,8 +120,13 @@ def record_delivery(
     vin: str | None,
     now: datetime,
     customer: Customer | None = None,
+    surveys: SurveyConfig | None = None,
+    delivered_at: datetime | None = None,
+    consultant: Consultant | None = None,
+    source: str = "telegram",
 ) -> Delivery:
-    """A car handed over: the delivery (the revisit surveys start from it), the lead won."""
+    """A car handed over: the delivery, the lead won, and (given the survey configuration) its
+    revisit surveys scheduled from ``delivered_at`` (default: now)."""
     code = _model_code(session, model)
     if vin is not None:
         vin = vin.strip().upper()
@@ -126,16 +145,24 @@ def record_delivery(
         customer_id=customer.id if customer else None,
         model_code=code,
         vin=vin,
-        delivered_at=now,
+        delivered_at=delivered_at or now,
         staff_id=staff.id if staff else None,
+        consultant_id=consultant.id if consultant else (staff.consultant_id if staff else None),
+        source=source,
         created_at=now,
     )
-    session.add(delivery)
+    try:
+        with session.begin_nested():
+            session.add(delivery)
+    except IntegrityError as error:  # the VIN is unique
+        raise SalesError(f"VIN {vin} was delivered already") from error
     if lead is not None and lead.status != "won":
         log_event(session, lead, now, source_of(staff), "status", "status", lead.status, "won")
         lead.status = "won"
         lead.updated_at = now
     session.flush()
+    if surveys is not None:
+        schedule_delivery(session, delivery, surveys)
     return delivery
 
 

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = None
     telegram_sales_chat_id: int | None = None
+    # The bot's @username, for personal survey links (t.me/<bot>?start=...); unset: asked of
+    # the Bot API (getMe) when a link is printed.
+    telegram_bot_username: str | None = None
     # Minutes of opening hours a lead card may wait for a claim before the managers are told.
     handoff_claim_minutes: int = Field(default=10, ge=1)
     # Minutes a consultant has to answer a claimed customer: reminded once, then escalated.
@@ -69,8 +72,6 @@ class Settings(BaseSettings):
     # The revisit surveys: offsets, questions and wording (validated at start-up); default: the
     # file in the repository, config/surveys.yml.
     survey_config: Path | None = None
-    # Days a personal survey link (Telegram deep link, web link) stays valid.
-    survey_link_days: int = Field(default=14, ge=1)
     # No proactive message (survey, reminder, nudge) to a customer between these times in the
     # dealer's time zone; what falls due then goes out at the end of the quiet hours.
     quiet_hours_start: time = time(21, 0)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.cli import customers, sales, surveys, system, team
+from bot.cli import customers, report, sales, surveys, system, team, tickets
 from crm_bridge.logsafe import redact_logs
 from crm_bridge.settings import Settings, keep_private
 
-MODULES = (system, sales, surveys, team, customers)
+MODULES = (system, sales, surveys, team, customers, report, tickets)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -34,6 +34,8 @@ def _leads(args: argparse.Namespace, settings: Settings) -> int:
 def _bookings(args: argparse.Namespace, settings: Settings) -> int:
     from crm_bridge import bookings, exports
     from crm_bridge.db import build_engine, build_session_factory, transaction
+    from crm_bridge.surveys.config import cached
+    from crm_bridge.surveys.service import test_drive_delay
     from crm_bridge.types import utcnow
 
     engine = build_engine(settings.effective_database_url)
@@ -43,8 +45,9 @@ def _bookings(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 with transaction(build_session_factory(engine)) as session:
                     booking = bookings.mark_outcome(
-                        session, args.id, args.outcome, now=now, source="cli"
-                    )
+                        session, args.id, args.outcome, now=now, source="cli",
+                        survey_after=test_drive_delay(cached(settings.survey_config_path)),
+                    )  # fmt: skip
                     start = booking.start.astimezone(settings.timezone)
                     done = (
                         f"booking {booking.id} ({booking.model_code}, "

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from string import Template
 
 import httpx
@@ -20,12 +21,17 @@ from starlette.staticfiles import StaticFiles
 from bot.channels.rasa import RasaClient
 from bot.gateway import telegram as telegram_side
 from bot.jobs import channels as job_channels
+from bot.jobs import follow_ups as follow_up_jobs
 from bot.jobs import handoff as handoff_jobs
-from bot.jobs import reminders
+from bot.jobs import nudges, proactive, reminders
+from bot.jobs import runtime as job_runtime
+from bot.jobs import tickets as ticket_jobs
 from bot.jobs.scheduler import build_scheduler
 from bot.runtime import paths
 from crm_bridge.db import build_session_factory
+from crm_bridge.quiet import QuietHours
 from crm_bridge.settings import Settings
+from crm_bridge.surveys import config as survey_config
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +73,7 @@ def render_page(settings: Settings) -> str:
 
 def create_app(settings: Settings, engine: Engine) -> Starlette:
     page = render_page(settings)
+    surveys = survey_config.load(settings.survey_config_path)  # a broken file stops the start
     scheduler = build_scheduler(settings, engine)
 
     sessions = build_session_factory(engine)
@@ -83,8 +90,8 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
             async with telegram_side.running(settings, sessions, rasa) as telegram:
                 app.state.telegram = telegram
                 bot = telegram.bot if telegram is not None else None
-                reminders.configure(
-                    reminders.Runtime(
+                job_runtime.configure(
+                    job_runtime.Runtime(
                         sessions=sessions,
                         zone=settings.timezone,
                         scheduler=scheduler,
@@ -95,11 +102,22 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
                             telegram,
                         ),
                         consultants=job_channels.consultant_channel(settings, bot),
+                        quiet=QuietHours(
+                            settings.timezone, settings.quiet_hours_start, settings.quiet_hours_end
+                        ),
+                        surveys=surveys,
+                        report=job_channels.managers_report(telegram),
                     )
                 )
                 handoff_jobs.configure(telegram)
+                ticket_jobs.configure(telegram)
+                follow_up_jobs.configure(telegram, settings)
                 reminders.schedule_sync(scheduler)
+                proactive.schedule_retries(scheduler)
+                nudges.schedule(scheduler, timedelta(hours=settings.nudge_after_hours))
                 handoff_jobs.schedule(scheduler)
+                ticket_jobs.schedule(scheduler)
+                follow_up_jobs.schedule(scheduler)
                 scheduler.start()
                 logger.info("scheduler started (%d jobs)", len(scheduler.get_jobs()))
                 try:
@@ -107,6 +125,9 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
                 finally:
                     scheduler.shutdown(wait=False)
                     handoff_jobs.configure(None)
+                    ticket_jobs.configure(None)
+                    follow_up_jobs.configure(None)
+                    job_runtime.configure(None)
 
     async def index(request: Request) -> Response:
         """The page with the chat widget."""

@@ -24,7 +24,8 @@ from crm_bridge.leads import _insert, log_event
 from crm_bridge.models import ACTIVE_BOOKING_STATUSES, Booking, BookingCell, Lead, Survey
 
 OUTCOMES = ("completed", "no_show")
-SURVEY_DELAY = timedelta(hours=2)  # the post-test-drive survey, after the drive ends
+# The post-test-drive survey, after the drive ends (callers pass the survey configuration's).
+SURVEY_DELAY = timedelta(hours=3)
 
 
 def reschedule(
@@ -131,12 +132,19 @@ def cancel(session: Session, booking_id: int, *, now: datetime, source: str) -> 
 
 
 def mark_outcome(
-    session: Session, booking_id: int, outcome: str, *, now: datetime, source: str
+    session: Session,
+    booking_id: int,
+    outcome: str,
+    *,
+    now: datetime,
+    source: str,
+    survey_after: timedelta = SURVEY_DELAY,
 ) -> Booking:
     """Record that the test drive took place ("completed") or the customer did not come.
 
-    Only once the booking has started. A completed test drive gets a post-test-drive survey two
-    hours after it ends (or from now, if later); marking the same outcome again changes nothing.
+    Only once the booking has started. A completed test drive gets a post-test-drive survey
+    ``survey_after`` its end (or from now, if later); marking the same outcome again changes
+    nothing.
     """
     _aware(now=now)
     if outcome not in OUTCOMES:
@@ -150,24 +158,25 @@ def mark_outcome(
             raise BookingClosed(f"booking {booking_id} has not started yet")
         _close(session, booking, outcome, now, source)
     if outcome == "completed":
-        _schedule_survey(session, booking, now)
+        _schedule_survey(session, booking, now, survey_after)
     session.flush()
     return booking
 
 
-def _schedule_survey(session: Session, booking: Booking, now: datetime) -> None:
+def _schedule_survey(session: Session, booking: Booking, now: datetime, after: timedelta) -> None:
     """The booking's post-test-drive survey, written once whoever asks (ON CONFLICT)."""
     stmt = (
         _insert(session, Survey)
         .values(
             kind="post_test_drive",
+            stage="td",
             customer_id=booking.customer_id,
             booking_id=booking.id,
             lead_id=booking.lead_id,
             sender_id=booking.sender_id,
             channel=booking.channel,
             language=booking.language,
-            scheduled_for=max(booking.end + SURVEY_DELAY, now + SURVEY_DELAY),
+            scheduled_for=max(booking.end + after, now + after),
             answers={},
             complaint=False,
             created_at=now,

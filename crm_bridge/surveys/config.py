@@ -72,7 +72,7 @@ class SurveyConfig(BaseModel):
     link_valid_days: int = Field(default=14, ge=1)
     low_score: LowScore = LowScore()
     questions: dict[str, Question]
-    kinds: dict[Literal["post_delivery", "post_test_drive"], Kind]
+    kinds: dict[str, Kind]
 
     @model_validator(mode="after")
     def _consistent(self) -> SurveyConfig:
@@ -86,9 +86,8 @@ class SurveyConfig(BaseModel):
                     raise ValueError(f"{kind}.{stage.id}: unknown questions {unknown}")
                 if len(set(stage.questions)) != len(stage.questions):
                     raise ValueError(f"{kind}.{stage.id}: a question is asked twice")
-        missing = {"post_delivery", "post_test_drive"} - set(self.kinds)
-        if missing:
-            raise ValueError(f"kinds missing: {sorted(missing)}")
+        if set(self.kinds) != {"post_delivery", "post_test_drive"}:
+            raise ValueError("kinds must be exactly post_delivery and post_test_drive")
         return self
 
     @property
@@ -97,7 +96,7 @@ class SurveyConfig(BaseModel):
 
     def stage(self, kind: str, stage_id: str | None) -> Stage:
         """The stage of a survey row; a survey without one (older rows) gets the kind's first."""
-        stages = self.kinds[kind].stages  # type: ignore[index]
+        stages = self.kinds[kind].stages
         return next((s for s in stages if s.id == stage_id), stages[0])
 
     def questions_of(self, kind: str, stage_id: str | None) -> list[tuple[str, Question]]:

@@ -22,6 +22,7 @@ from crm_bridge.models import (
     Consultant,
     Conversation,
     Customer,
+    Dealer,
     Delivery,
     Lead,
     Staff,
@@ -115,6 +116,8 @@ def due(session: Session, config: SurveyConfig, now: datetime) -> list[Due]:
     jobs = []
     for survey in open_surveys:
         if survey.sent_at is None:
+            if target(session, survey) is None:
+                continue  # no conversation yet: the dealership sends the link (`surveys links`)
             jobs.append(Due(survey.id, job_id(survey), max(survey.scheduled_for, now), "ask"))
         elif survey.reminded_at is None:
             at = max(survey.sent_at + config.reminder_after, now)
@@ -269,3 +272,11 @@ def customer_of(session: Session, survey: Survey) -> Customer | None:
 
 def for_sender(session: Session, sender_id: str) -> Conversation | None:
     return latest_conversation(session, sender_id)
+
+
+def dealer_name(session: Session, language: str | None) -> str:
+    """The dealership's name for the survey's opening line."""
+    dealer = session.scalars(select(Dealer).limit(1)).first()
+    if dealer is None:
+        return "our dealership" if language == "en" else "我们4S店"
+    return dealer.name_en if language == "en" else dealer.name

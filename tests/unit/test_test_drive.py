@@ -15,7 +15,6 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.base import Services
-from actions.surveys import ActionAskTestDriveFeedback, ActionRecordTestDriveFeedback
 from actions.test_drive import (
     ActionAskTdTime,
     ActionSubmitCancel,
@@ -31,7 +30,7 @@ from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.exports import lead_records
-from crm_bridge.models import Booking, LeadEvent, Survey
+from crm_bridge.models import Booking, LeadEvent
 from tests.conftest import make_services, make_settings
 from tests.domain import load_domain
 from tests.sms_stub import running_sms_stub
@@ -420,24 +419,3 @@ async def test_the_reminder_names_the_booking(services: Services) -> None:
     assert responses(said) == ["utter_td_reminder"]
     assert (said[0]["model"], said[0]["when"]) == ("Q5L", "11月24日（周二） 10:00")
     assert said[0]["hours"] == 24
-
-
-async def test_the_survey_answer_is_kept_and_a_low_score_flagged(services: Services) -> None:
-    booking_id = _book(services, TUESDAY_10)
-    after = TUESDAY_10 + timedelta(hours=3)
-    with transaction(services.sessions) as session:
-        bookings.mark_outcome(session, booking_id, "completed", now=after, source="cli")
-        [survey] = session.scalars(select(Survey)).all()
-        survey.sent_at = after
-    _, asked = await run(ActionAskTestDriveFeedback(services), turn("", "inform", form=""))
-    assert asked[0]["response"] == "utter_ask_test_drive_feedback"
-    assert asked[0]["model"] == "Q5L"
-    tracker = turn("5分吧，顾问迟到了半小时", "inform", form="")
-    tracker.latest_message["entities"] = [{"entity": "rating", "value": 5}]
-    _, said = await run(ActionRecordTestDriveFeedback(services), tracker)
-    assert responses(said) == ["utter_feedback_sorry"]
-    with transaction(services.sessions) as session:
-        [survey] = session.scalars(select(Survey)).all()
-        assert survey.answers == {"rating": 5, "comment": "5分吧，顾问迟到了半小时"}
-        assert survey.complaint is True
-        assert survey.completed_at is not None

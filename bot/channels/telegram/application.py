@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Final, cast
 
 from sqlalchemy.orm import Session
 from telegram import Update
@@ -30,8 +30,15 @@ from telegram.ext import (
     filters,
 )
 
-from bot.channels.telegram import customers, staff_chat, staff_commands
+from bot.channels.telegram import (
+    customers,
+    sales_commands,
+    staff_chat,
+    staff_commands,
+    ticket_commands,
+)
 from bot.channels.telegram import updates as inbound
+from bot.channels.telegram.report_command import command_report
 from bot.channels.telegram.runtime import Telegram, of
 from crm_bridge.settings import Settings
 
@@ -39,9 +46,12 @@ logger = logging.getLogger(__name__)
 
 # Staff commands (each explained by /help).
 STAFF_COMMANDS: Final = (
-    "help", "leads", "lead", "today", "status", "delivered", "testdrive", "reply", "done",
-    "unclaimed", "reassign",
+    "help", "leads", "lead", "today", "status", "followups", "delivered", "testdrive", "reply",
+    "done", "unclaimed", "reassign",
 )  # fmt: skip
+# Where the handler of each staff command (``command_<name>``) lives.
+COMMAND_MODULES: Final = (staff_commands, sales_commands)
+Callback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 
 
 class ChatOrdered(BaseUpdateProcessor):
@@ -119,6 +129,13 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
     return builder.build()
 
 
+def _staff_handler(name: str) -> Callback:
+    """``command_<name>`` of the one module that has it."""
+    attribute = f"command_{name}"
+    [handler] = [getattr(m, attribute) for m in COMMAND_MODULES if hasattr(m, attribute)]
+    return cast(Callback, handler)
+
+
 def register(telegram: Telegram) -> None:
     """Every handler, in one place. Group -1 records polled updates; group 0 handles; group 1
     closes the update."""
@@ -131,12 +148,18 @@ def register(telegram: Telegram) -> None:
         CallbackQueryHandler(staff_chat.claim_pressed, pattern=r"^claim:\d+$"),
         CallbackQueryHandler(customers.button_pressed),
         *[
-            CommandHandler(
-                name, getattr(staff_commands, f"command_{name}"), filters=private & is_staff
-            )
+            CommandHandler(name, _staff_handler(name), filters=private & is_staff)
             for name in STAFF_COMMANDS
         ],
-        CommandHandler(list(STAFF_COMMANDS), staff_chat.not_staff, filters=private),
+        CommandHandler(
+            ticket_commands.COMMANDS, ticket_commands.command_ticket, filters=private & is_staff
+        ),
+        CommandHandler("report", command_report, filters=private & is_staff),
+        CommandHandler(
+            [*STAFF_COMMANDS, *ticket_commands.COMMANDS, "report"],
+            staff_chat.not_staff,
+            filters=private,
+        ),
         MessageHandler(private & is_staff & ~filters.COMMAND, staff_chat.staff_message),
         MessageHandler(filters.UpdateType.EDITED_MESSAGE, customers.edited),
         ChatMemberHandler(customers.added_to_group, ChatMemberHandler.MY_CHAT_MEMBER),

@@ -4,7 +4,9 @@ language, whatever it holds."""
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from contextlib import suppress
 from datetime import timedelta
 from typing import Any, Final
@@ -151,14 +153,26 @@ async def deliver(
         progress[0] += 1
 
 
+SURVEY_START = re.compile(r"^/start(?:@\w+)?\s+survey-([A-Za-z0-9_-]{1,64})\s*$")
+
+
+def start_payload(words: str) -> str:
+    """``/start survey-<token>`` (a personal survey link) opens that survey; any other /start
+    is the first hello."""
+    link = SURVEY_START.match(words)
+    if link is None:
+        return "/greet"
+    return "/start_survey" + json.dumps({"survey_token": link.group(1)})
+
+
 async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A customer's text goes to the assistant (or their consultant)."""
     message = update.effective_message
     if message is None or message.text is None:
         return
     words = message.text[:4000]
-    if words.startswith("/start"):  # Telegram's first message: a greeting
-        words = "/greet"
+    if words.startswith("/start"):  # Telegram's first message: a greeting, or a survey link
+        words = start_payload(words)
     await turn(of(context), update, words)
 
 
