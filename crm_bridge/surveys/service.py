@@ -28,6 +28,7 @@ from crm_bridge.models import (
     Staff,
     Survey,
 )
+from crm_bridge.privacy import may_contact
 from crm_bridge.surveys.config import SurveyConfig
 
 # A survey not sent within this long after it fell due (the gateway was down for days, or the
@@ -115,9 +116,12 @@ def due(session: Session, config: SurveyConfig, now: datetime) -> list[Due]:
     ).all()
     jobs = []
     for survey in open_surveys:
+        if survey.sent_at is None and target(session, survey) is None:
+            continue  # no conversation yet: the dealership sends the link (`surveys links`)
+        if not may_contact(session, customer_id=survey.customer_id, sender_id=survey.sender_id):
+            survey.closed_at, survey.closed_reason = now, "opted_out"
+            continue
         if survey.sent_at is None:
-            if target(session, survey) is None:
-                continue  # no conversation yet: the dealership sends the link (`surveys links`)
             jobs.append(Due(survey.id, job_id(survey), max(survey.scheduled_for, now), "ask"))
         elif survey.reminded_at is None:
             at = max(survey.sent_at + config.reminder_after, now)

@@ -45,7 +45,8 @@ def scheduler(engine: Engine) -> Iterator[BackgroundScheduler]:
     scheduler.start(paused=True)
     yield scheduler
     if scheduler.running:
-        scheduler.shutdown(wait=False)
+        scheduler.remove_all_jobs()  # nothing left for the loop's last pass on shutdown
+        scheduler.shutdown()
 
 
 @pytest.fixture
