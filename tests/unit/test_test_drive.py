@@ -419,3 +419,17 @@ async def test_the_reminder_names_the_booking(services: Services) -> None:
     assert responses(said) == ["utter_td_reminder"]
     assert (said[0]["model"], said[0]["when"]) == ("Q5L", "11月24日（周二） 10:00")
     assert said[0]["hours"] == 24
+
+
+async def test_with_two_bookings_the_reminder_describes_the_one_it_is_for(
+    services: Services,
+) -> None:
+    _book(services, TUESDAY_10)
+    second = _book(services, TUESDAY_10 + timedelta(days=2), model="A6L")
+    ref = f"booking:{second}:reminder_24h:20261125T0200Z"
+    slots, said = await run(
+        ActionTestDriveReminder(services),
+        turn("", "inform", form="", before={"proactive_ref": ref}),
+    )
+    assert (said[0]["model"], said[0]["when"]) == ("A6L", "11月26日（周四） 10:00")
+    assert slots["proactive_done"] == ref  # the mark a retry looks for before sending again
