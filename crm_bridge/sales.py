@@ -172,8 +172,8 @@ def _model_code(session: Session, model: str) -> str:
     for row in active_models(session):
         if re.sub(r"[\s-]", "", row.code).lower() == wanted:
             return row.code
-    if session.get(CatalogModel, model) is not None:
-        return model
+    if session.scalar(select(CatalogModel.code).where(CatalogModel.code == model)) is not None:
+        return model  # a model no longer offered, typed exactly
     raise SalesError(model)
 
 

@@ -57,12 +57,14 @@ class Link:
 
 
 def issue(session: Session, key: bytes, now: datetime, valid: timedelta) -> list[Link]:
-    """Links for every survey not sent, not finished and not closed (its token stored hashed;
-    the expiry is set the first time and kept)."""
+    """Links for every survey not sent, not finished, not closed and not bound to a
+    conversation (the scheduler sends those there); its token stored hashed, the expiry set the
+    first time and kept. A link opened later in another conversation moves the survey there."""
     surveys = session.scalars(
         select(Survey)
         .where(
             Survey.sent_at.is_(None),  # one sent in a conversation is answered there
+            Survey.sender_id.is_(None),
             Survey.completed_at.is_(None),
             Survey.closed_at.is_(None),
             Survey.token_used_at.is_(None),

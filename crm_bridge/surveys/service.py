@@ -138,6 +138,8 @@ def expire(session: Session, now: datetime) -> int:
             Survey.closed_at.is_(None),
             Survey.completed_at.is_(None),
             Survey.token_used_at.is_(None),
+            # a personal link handed out keeps it open until the link expires
+            or_(Survey.token_expires_at.is_(None), Survey.token_expires_at <= now),
             Survey.scheduled_for < now - EXPIRES_AFTER,
         )
         .values(closed_at=now, closed_reason="expired")
