@@ -565,7 +565,7 @@ def test_outcome_after_the_start_and_one_survey_only(db: SessionFactory) -> None
         mark(drive, "great", at(MON, 12))
     assert mark(drive, "completed", at(MON, 11)).status == "completed"
     assert mark(drive, "completed", at(MON, 11, 30)).status == "completed"  # again: no change
-    mark(late, "completed", at(MON, 20))  # marked in the evening: the survey waits 2 hours
+    mark(late, "completed", at(MON, 20))  # marked in the evening: the survey waits 3 hours
     mark(missed, "no_show", at(MON, 11))
     with pytest.raises(bookings.BookingClosed):
         mark(missed, "completed", at(MON, 12))
@@ -577,8 +577,8 @@ def test_outcome_after_the_start_and_one_survey_only(db: SessionFactory) -> None
         ]  # fmt: skip
         survey = surveys[0]
         booking = session.get_one(Booking, drive)
-        assert survey.scheduled_for == at(MON, 13)  # the drive ended at 11:00
-        assert surveys[1].scheduled_for == at(MON, 22)
+        assert survey.scheduled_for == at(MON, 14)  # the drive ended at 11:00
+        assert surveys[1].scheduled_for == at(MON, 23)
         assert (survey.customer_id, survey.lead_id, survey.sender_id) == (
             booking.customer_id, booking.lead_id, "s1",
         )  # fmt: skip
