@@ -7,6 +7,7 @@ import secrets
 from datetime import time
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
@@ -57,6 +58,10 @@ class Settings(BaseSettings):
     # Minutes a consultant has to answer a claimed customer: reminded once, then escalated.
     handoff_reply_minutes: int = Field(default=10, ge=1)
     twilio_auth_token: str | None = None
+    # The phone channel (channels/phone.py, in Rasa): the base URL the voice provider calls (its
+    # signatures cover it; a proxy changes host and scheme), and the language a call starts in.
+    phone_public_url: str | None = None
+    phone_language: Literal["zh", "en"] = "zh"
     twilio_api_base_url: str = "https://api.twilio.com"
     twilio_account_sid: str | None = None
     twilio_from_number: str | None = None  # caller id and SMS sender; unset: no SMS

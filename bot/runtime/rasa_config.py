@@ -60,6 +60,12 @@ def rasa_environment(settings: Settings, host: str = "127.0.0.1") -> dict[str, s
     }
     if not is_loopback(host):
         env["DA_REST_TOKEN"] = settings.effective_rest_token()
+    # channels/phone.py: signatures are checked with the token; without it calls are refused.
+    if settings.twilio_auth_token:
+        env["TWILIO_AUTH_TOKEN"] = settings.twilio_auth_token
+    if settings.phone_public_url:
+        env["PHONE_PUBLIC_URL"] = settings.phone_public_url
+    env["PHONE_LANGUAGE"] = settings.phone_language
     if settings.redis_url:
         env["DA_REDIS_PASSWORD"] = _url_part(settings.redis_url, "password") or ""
     if settings.rabbitmq_url:

@@ -23,6 +23,7 @@ from rasa.core.run import create_http_input_channels
 from sanic import Sanic
 
 from channels.limits import SLOW_DOWN, SenderLimiter
+from channels.phone import PhoneInput
 from channels.rest import GuardedRestInput
 from channels.socketio import LimitedSocketIOInput
 
@@ -119,7 +120,9 @@ def test_credentials_load_the_channels_under_rasa_names_and_urls(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     channels = loaded_channels(monkeypatch, DA_REST_TOKEN=TOKEN, DA_SENDER_MESSAGES_PER_MINUTE="12")
-    rest, web = channels
+    rest, web, phone = channels
+    assert isinstance(phone, PhoneInput)
+    assert phone.name() == "phone"
     assert isinstance(rest, GuardedRestInput)
     assert isinstance(web, LimitedSocketIOInput)
     assert (rest.name(), web.name()) == ("rest", "socketio")
@@ -129,7 +132,7 @@ def test_credentials_load_the_channels_under_rasa_names_and_urls(
     assert web.session_persistence is True
     assert web.metadata_key == "customData"
     assert web.socketio_path == "/socket.io"
-    for channel in channels:
+    for channel in (rest, web):
         allowances = [(i.amount, i.get_expiry()) for i in channel.limiter.allowances]
         assert allowances == [(12, 60), (6, 10)]  # a minute's and a burst's
 
@@ -139,6 +142,7 @@ def test_credentials_load_the_channels_under_rasa_names_and_urls(
 
     paths = run(scenario)
     assert {"webhooks/rest/webhook", "webhooks/rest", "socket.io", "webhooks/socketio"} <= paths
+    assert {"webhooks/phone/webhook", "webhooks/phone/status"} <= paths
 
 
 def test_with_a_token_every_message_needs_it_in_the_authorization_header(

@@ -80,3 +80,17 @@ def test_the_action_server_token_reaches_rasa_and_never_the_file(tmp_path: Path)
     assert token not in path.read_text(encoding="utf-8")
     configured = make_settings(tmp_path, actions_token="from-the-environment")
     assert rasa_environment(configured)["DA_ACTIONS_TOKEN"] == "from-the-environment"
+
+
+def test_the_phone_channel_gets_its_token_url_and_language(tmp_path: Path) -> None:
+    plain = rasa_environment(make_settings(tmp_path))
+    assert "TWILIO_AUTH_TOKEN" not in plain  # no token: the phone channel refuses calls
+    assert plain["PHONE_LANGUAGE"] == "zh"
+    settings = make_settings(
+        tmp_path, twilio_auth_token="t0ken", phone_public_url="https://dealer.example.com",
+        phone_language="en",
+    )  # fmt: skip
+    env = rasa_environment(settings)
+    assert (env["TWILIO_AUTH_TOKEN"], env["PHONE_PUBLIC_URL"], env["PHONE_LANGUAGE"]) == (
+        "t0ken", "https://dealer.example.com", "en",
+    )  # fmt: skip
