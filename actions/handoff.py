@@ -77,9 +77,15 @@ def excerpt(tracker: Tracker) -> list[dict[str, str]]:
 
 
 async def hand_off(
-    services: Services, dispatcher: CollectingDispatcher, tracker: Tracker, reason: str
+    services: Services,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    reason: str,
+    ticket_id: int | None = None,
 ) -> list[EventType]:
-    """Hand the conversation to the sales team and tell the customer who takes over and when."""
+    """Hand the conversation to the sales team and tell the customer who takes over and when.
+    A complaint opens (or adds to) its ticket here, unless the caller opened it already and
+    told the customer (``ticket_id``: a low survey score), which is then linked to the hand-off."""
     language = language_of(tracker)
     now = services.clock()
     result: dict[str, Any] | None = await services.write(
@@ -95,12 +101,18 @@ async def hand_off(
             "excerpt": excerpt(tracker),
         },
     )
-    ticket = await complaint_ticket(services, tracker, now) if reason == "complaint" else None
+    ticket = None
+    if ticket_id is not None:
+        await services.in_transaction(
+            partial(tickets.link_handoff, ticket_id=ticket_id, sender_id=tracker.sender_id)
+        )
+    elif reason == "complaint":
+        ticket = await complaint_ticket(services, tracker, now)
     if ticket is not None:  # the complaint's number and when a manager gets back to them
         registered = "utter_complaint_registered" if ticket["created"] else "utter_complaint_noted"
         hours = services.settings.ticket_escalate_hours
         dispatcher.utter_message(response=registered, ticket=ticket["ticket_id"], hours=hours)
-    elif intro := INTROS.get(reason):
+    elif ticket_id is None and (intro := INTROS.get(reason)):
         dispatcher.utter_message(response=intro)
     if result is not None and not result["created"]:
         dispatcher.utter_message(response="utter_handoff_already")

@@ -99,9 +99,12 @@ def ask(
     return question
 
 
-def _intro(config: SurveyConfig, session: Session, survey: Survey, language: str) -> str:
+def _intro(
+    config: SurveyConfig, session: Session, survey: Survey, language: str, services: Services
+) -> str:
     about = surveys.context(session, survey, language)
-    dealer = surveys.dealer_name(session, language)
+    settings = services.settings  # the name the assistant introduces itself by (DEALER_NAME)
+    dealer = settings.dealer_name_en if language == "en" else settings.dealer_name
     intro = config.kinds[survey.kind].intro.get(language)
     return intro.format(model=about.model, consultant=about.consultant, dealer=dealer)
 
@@ -120,7 +123,13 @@ class ActionStartSurvey(DatabaseAction):
         ref = tracker.get_slot("proactive_ref")
         wanted = tracker.get_slot("survey_id")
         tokens = [t for t in entity_values(tracker, "survey_token") if isinstance(t, str)]
-        proactive = ref is not None and str(ref).startswith("survey:")
+        # Sent by the scheduler: a ref this conversation has not run yet (the customer asking
+        # to go on later finds the old ref in the slot, already marked done).
+        proactive = (
+            ref is not None
+            and str(ref).startswith("survey:")
+            and tracker.get_slot(DONE_SLOT) != ref
+        )
         now = self.services.clock()
         language = language_of(tracker)
 
@@ -141,7 +150,7 @@ class ActionStartSurvey(DatabaseAction):
             if survey is None or survey.completed_at or survey.closed_at:
                 return "none", []
             said = CollectingDispatcher()
-            lead_in = _intro(config, session, survey, survey.language or language)
+            lead_in = _intro(config, session, survey, survey.language or language, self.services)
             if str(ref).endswith(":reminder"):
                 said.utter_message(response="utter_survey_reminder")
             elif not survey.answers:
@@ -337,7 +346,9 @@ class ActionSurveyDone(DatabaseAction):
             dispatcher.utter_message(response="utter_survey_thanks")
             return events
         dispatcher.utter_message(response="utter_survey_complaint", ticket=ticket_id)
-        return events + await hand_off(self.services, dispatcher, tracker, "complaint")
+        return events + await hand_off(
+            self.services, dispatcher, tracker, "complaint", ticket_id=int(ticket_id)
+        )
 
 
 def _lowest(answers: dict[str, Any], config: SurveyConfig) -> str | None:

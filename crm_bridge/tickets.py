@@ -199,6 +199,20 @@ def complaint(
     return {"ticket_id": ticket.id, "created": before is None}
 
 
+def link_handoff(session: Session, ticket_id: int, sender_id: str) -> None:
+    """The ticket is handled in the conversation's open hand-off (a survey's, handed off after)."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or ticket.handoff_id is not None:
+        return
+    ticket.handoff_id = session.scalar(
+        select(Handoff.id)
+        .where(Handoff.sender_id == sender_id, Handoff.state != "done")
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    )
+    session.flush()
+
+
 def unresolved_of(session: Session, sender_id: str) -> Ticket | None:
     """The conversation's ticket not resolved yet, if any (the latest)."""
     return session.scalar(

@@ -22,7 +22,6 @@ from crm_bridge.models import (
     Consultant,
     Conversation,
     Customer,
-    Dealer,
     Delivery,
     Lead,
     Staff,
@@ -278,11 +277,3 @@ def customer_of(session: Session, survey: Survey) -> Customer | None:
 
 def for_sender(session: Session, sender_id: str) -> Conversation | None:
     return latest_conversation(session, sender_id)
-
-
-def dealer_name(session: Session, language: str | None) -> str:
-    """The dealership's name for the survey's opening line."""
-    dealer = session.scalars(select(Dealer).limit(1)).first()
-    if dealer is None:
-        return "our dealership" if language == "en" else "我们4S店"
-    return dealer.name_en if language == "en" else dealer.name

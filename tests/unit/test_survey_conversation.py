@@ -225,8 +225,10 @@ async def test_a_partial_survey_is_kept_and_resumes_where_it_stopped(services: S
     assert [m["response"] for m in paused.messages] == ["utter_survey_paused"]
     # Next day the customer asks to go on: the resume line, then the second question.
     dispatcher = CollectingDispatcher()
+    # The scheduler's ref is still in the conversation, marked done: this turn is the customer's.
+    sent = {"proactive_ref": "survey:1:d1", "proactive_done": "survey:1:d1"}
     again = user_turn("let's finish the survey", "start_survey", sender=SENDER,
-                      slots={"language": "en"})  # fmt: skip
+                      slots={"language": "en", **sent})  # fmt: skip
     events = await ActionStartSurvey(services).run(dispatcher, again, load_domain())
     assert [m.get("response") for m in dispatcher.messages] == ["utter_survey_resume"]
     assert SlotSet("survey_id", str(survey_id)) in events
@@ -248,6 +250,7 @@ async def test_a_low_score_opens_a_ticket_and_hands_over(services: Services) -> 
     responses = [m["response"] for m in done.messages]
     assert responses[0] == "utter_survey_complaint"
     assert "utter_handoff_now" in responses
+    assert "utter_complaint_noted" not in responses  # announced once, not as a repeat
     with services.sessions() as session:
         [ticket] = session.scalars(select(Ticket)).all()
         assert (ticket.source, ticket.survey_id, ticket.cause) == (
@@ -260,6 +263,8 @@ async def test_a_low_score_opens_a_ticket_and_hands_over(services: Services) -> 
         }  # fmt: skip
         [handoff] = session.scalars(select(Handoff)).all()
         assert (handoff.sender_id, handoff.reason) == (SENDER, "complaint")
+        assert ticket.handoff_id == handoff.id
+        assert [e.kind for e in ticket.events if e.kind == "repeated"] == []
     assert done.messages[0]["ticket"] == ticket.id
     assert SlotSet("survey_id", None) in events
 
