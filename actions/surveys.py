@@ -53,6 +53,13 @@ SATISFACTION_BUTTONS: Final = {
     "en": ["Very satisfied", "Satisfied", "Neutral", "Dissatisfied", "Very dissatisfied"],
 }
 SKIP_BUTTON: Final = {"zh": "没有了", "en": "Nothing to add"}
+# Why a personal link was refused (crm_bridge.surveys.links.LinkRefused.reason), as said.
+LINK_REFUSED: Final = {
+    "unknown": "utter_survey_link_unknown",
+    "used": "utter_survey_link_used",
+    "expired": "utter_survey_link_expired",
+    "finished": "utter_survey_link_finished",
+}
 # The question a low score was about, as the complaint's cause.
 CAUSES: Final = {"consultant": "consultant", "delivery": "delivery", "car": "car",
                  "test_drive": "service"}  # fmt: skip
@@ -166,7 +173,7 @@ class ActionStartSurvey(DatabaseAction):
 
         outcome, ids = await self.services.in_transaction(open_it)
         if outcome.startswith("link_"):
-            dispatcher.utter_message(response=f"utter_survey_{outcome}")
+            dispatcher.utter_message(response=LINK_REFUSED[outcome.removeprefix("link_")])
             return []
         if outcome == "none":
             if not proactive:
