@@ -123,11 +123,11 @@ _FILLER = re.compile(
 
 
 def spoken_phone(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add a phone number read out digit by digit when the extractor found none; a number taken
-    from inside it (a budget, a rating) goes."""
+    """Add a phone number read out digit by digit, or written in digits but missed by the
+    extractor, when it found none; a number taken from inside it (a budget, a rating) goes."""
     if any(e["entity"] == "phone" for e in entities):
         return entities
-    spoken = values.spoken_phones(text)
+    spoken = values.spoken_phones(text) or values.written_phones(text)
     if len(spoken) != 1:
         return entities
     start, end, e164 = spoken[0]

@@ -147,6 +147,16 @@ _SPOKEN_RUNS = (
 )
 
 
+def written_phones(text: str, region: str = "CN") -> list[tuple[int, int, str]]:
+    """Phone numbers written in digits anywhere in the text ("我电话136 1111 2222，…"), as
+    (start, end, E.164); valid numbers only (phonenumbers' matcher)."""
+    return [
+        (match.start, match.end, phonenumbers.format_number(
+            match.number, phonenumbers.PhoneNumberFormat.E164))
+        for match in phonenumbers.PhoneNumberMatcher(text, region.upper())
+    ]  # fmt: skip
+
+
 def spoken_phones(text: str) -> list[tuple[int, int, str]]:
     """Phone numbers read out digit by digit, as (start, end, E.164); valid numbers only."""
     found = []

@@ -250,6 +250,20 @@ def test_a_phone_read_out_is_a_phone_and_not_a_budget() -> None:
     assert spoken_phone("13800138000 一八六 一二三四 五六七八", [found]) == [found]
 
 
+def test_a_written_number_the_extractor_missed_is_still_a_phone() -> None:
+    from nlu.normalizer import spoken_phone
+
+    text = "你好，我电话136 1111 2222，A6L现在什么价"
+    model = {"entity": "car_model", "start": 20, "end": 23, "value": "A6L"}
+    assert spoken_phone(text, [model]) == [
+        {"entity": "phone", "start": 6, "end": 19, "value": "+8613611112222",
+         "extractor": "EntityNormalizer"},
+        model,
+    ]  # fmt: skip
+    # Numbers that are no phone stay what they are.
+    assert spoken_phone("预算30万，订单号20261202123456", []) == []
+
+
 @pytest.mark.parametrize(
     ("text", "days"),
     [("Hi, I'm Michael, I want to buy an A6L within a month, paying cash. Can I test drive it "
