@@ -179,6 +179,10 @@ class Settings(BaseSettings):
         """What Rasa's web and REST channels show the gateway to ask who answers a sender."""
         return self._generated_secret("relay_token")
 
+    def effective_webchat_session_key(self) -> bytes:
+        """Key of the web chat session ids (HMAC) shared by the gateway and Rasa; generated once."""
+        return self._generated_secret("webchat_session_key").encode()
+
     @property
     def telegram_bot_api(self) -> tuple[str, str]:
         """The Bot API's method and file base URLs (``TELEGRAM_API_BASE_URL`` may end in /bot)."""

@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from string import Template
 
 import httpx
@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.channels.rasa import RasaClient
+from bot.gateway import landing, webchat_sessions
 from bot.gateway import telegram as telegram_side
 from bot.jobs import channels as job_channels
 from bot.jobs import follow_ups as follow_up_jobs
@@ -29,6 +30,7 @@ from bot.jobs import tickets as ticket_jobs
 from bot.jobs.scheduler import build_scheduler
 from bot.runtime import paths
 from crm_bridge.db import build_session_factory
+from crm_bridge.dealer_data import DealerData, load_dealer_data
 from crm_bridge.quiet import QuietHours
 from crm_bridge.settings import Settings
 from crm_bridge.surveys import config as survey_config
@@ -48,31 +50,88 @@ SECURITY_HEADERS = {
 }
 
 
-def render_page(settings: Settings) -> str:
-    """The chat page; every configured value is escaped for where it lands (HTML text or JS)."""
-    template = Template((paths.WEB / "index.html").read_text(encoding="utf-8"))
-    config = {
-        "rasaPort": settings.rasa_port,
-        "dealerName": settings.dealer_name,
-        "dealerNameEn": settings.dealer_name_en,
-    }
-    # json.dumps escapes quotes; "<", ">" and "&" are escaped so "</script>" cannot close the tag.
-    config_js = (
-        json.dumps(config, ensure_ascii=False)
+def _js(value: object) -> str:
+    """``value`` as a JavaScript literal; "<", ">" and "&" escaped so "</script>" cannot end it."""
+    return (
+        json.dumps(value, ensure_ascii=False)
         .replace("<", "\\u003c")
         .replace(">", "\\u003e")
         .replace("&", "\\u0026")
     )
+
+
+def render_page(
+    settings: Settings, dealer: DealerData | None = None, today: date | None = None
+) -> str:
+    """The landing page with the chat widget, in both languages.
+
+    The dealer's names come from the settings (DEALER_NAME, as the assistant introduces itself);
+    address, hours, phone and the offers valid ``today`` (the dealer's date) from the dealer data
+    file. Every value is escaped for where it lands (HTML text, attribute or script).
+    """
+    data = dealer or load_dealer_data(settings.dealer_data_path)
+    day = today or datetime.now(settings.timezone).date()
+    template = Template((paths.WEB / "index.html").read_text(encoding="utf-8"))
+    name, name_en = settings.dealer_name, settings.dealer_name_en
+    title_zh, title_en = f"{name} · 在线助手", f"{name_en} · Online assistant"
+    config = {
+        "rasaPort": settings.rasa_port,
+        "dealerName": name,
+        "dealerNameEn": name_en,
+        "titleZh": title_zh,
+        "titleEn": title_en,
+    }
+    phone_href, phone_text = landing.phone(data)
+    address = landing.both(data.dealer.address, data.dealer.address_en)
     return template.substitute(
-        title=html.escape(f"{settings.dealer_name} · {settings.dealer_name_en}"),
-        dealer_name=html.escape(settings.dealer_name),
-        dealer_name_en=html.escape(settings.dealer_name_en),
-        config=config_js,
+        title=html.escape(f"{name} · {name_en}"),
+        dealer_name_both=landing.both(name, name_en),
+        tagline=landing.both("授权经销商 · 在线助手", "Authorised dealer · Online assistant"),
+        hero_title=landing.both(f"欢迎光临{name}", f"Welcome to {name_en}"),
+        hero_text=landing.both(
+            "了解车型、价格与优惠，预约试驾，或联系销售顾问——在线助手随时为您服务。",
+            "Ask about our models, prices and offers, book a test drive or reach a sales "
+            "consultant — the online assistant is here around the clock.",
+        ),
+        chat_label=landing.both("在线咨询 · 预约试驾", "Chat · Book a test drive"),
+        call_label=landing.both("致电展厅", "Call the showroom"),
+        visit_title=landing.both("展厅地址", "Visit us"),
+        address=address,
+        extra_lines=landing.extra_lines(data),
+        hours_title=landing.both("营业时间", "Opening hours"),
+        opening_hours=landing.opening_hours(data),
+        holidays=landing.holidays(data, day),
+        contact_title=landing.both("联系电话", "Phone"),
+        phone_href=phone_href,
+        phone_text=phone_text,
+        contact_note=landing.both(
+            "营业时间内欢迎来电，其他时间请在线留言。",
+            "Call us during opening hours, or leave a message in the chat any time.",
+        ),
+        offers_title=landing.both("当前优惠", "Current offers"),
+        offers=landing.offers(data, day),
+        offers_note=landing.both(
+            "优惠以展厅确认为准，详情请咨询销售顾问。",
+            "Offers are subject to confirmation in the showroom; ask a sales consultant.",
+        ),
+        footer=landing.both(f"© {day.year} {name}", f"© {day.year} {name_en}"),
+        config=_js(config),
     )
 
 
 def create_app(settings: Settings, engine: Engine) -> Starlette:
-    page = render_page(settings)
+    dealer = load_dealer_data(settings.dealer_data_path)  # a broken file stops the start
+    session_key = settings.effective_webchat_session_key()
+    pages: dict[date, str] = {}  # the page of the dealer's day (the offers valid then)
+
+    def page_of_today() -> str:
+        day = datetime.now(settings.timezone).date()
+        if day not in pages:
+            pages.clear()
+            pages[day] = render_page(settings, dealer, day)
+        return pages[day]
+
+    page_of_today()
     surveys = survey_config.load(settings.survey_config_path)  # a broken file stops the start
     scheduler = build_scheduler(settings, engine)
 
@@ -131,7 +190,16 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
 
     async def index(request: Request) -> Response:
         """The page with the chat widget."""
-        return HTMLResponse(page, headers={"Cache-Control": "no-cache", **SECURITY_HEADERS})
+        return HTMLResponse(
+            page_of_today(), headers={"Cache-Control": "no-cache", **SECURITY_HEADERS}
+        )
+
+    async def web_session(request: Request) -> Response:
+        """A fresh web chat session id, signed for Rasa's socket.io channel (channels/)."""
+        return JSONResponse(
+            {"session_id": webchat_sessions.issue(session_key)},
+            headers={"Cache-Control": "no-store", **SECURITY_HEADERS},
+        )
 
     async def healthz(request: Request) -> Response:
         """Liveness: the gateway answers and its scheduler runs."""
@@ -146,6 +214,7 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", index),
+            Route("/session", web_session),
             Route("/healthz", healthz),
             Route(telegram_side.WEBHOOK_PATH, telegram_side.webhook, methods=["POST"]),
             Route("/internal/relay/inbound", telegram_side.relay_inbound, methods=["POST"]),

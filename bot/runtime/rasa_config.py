@@ -57,6 +57,9 @@ def rasa_environment(settings: Settings, host: str = "127.0.0.1") -> dict[str, s
         # channels/handoff.py asks the gateway whether a consultant answers a conversation.
         "DA_GATEWAY_URL": f"http://127.0.0.1:{settings.gateway_port}",
         "DA_RELAY_TOKEN": settings.effective_relay_token(),
+        # channels/socketio.py accepts only the web chat session ids signed with it (the gateway
+        # issues them to the page).
+        "DA_WEBCHAT_SESSION_KEY": settings.effective_webchat_session_key().decode(),
     }
     if not is_loopback(host):
         env["DA_REST_TOKEN"] = settings.effective_rest_token()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -359,13 +358,21 @@ class WebChat:
     """A web chat visitor: Rasa's socket.io channel, as the rasa-webchat widget speaks it."""
 
     def __init__(self, rasa_url: str) -> None:
-        self.session_id = uuid.uuid4().hex
+        self.session_id = ""
         self.said: list[str] = []
+        confirmed = threading.Event()
+
+        def _confirmed(session_id: str) -> None:
+            self.session_id = session_id
+            confirmed.set()
+
         self.client = socketio.Client()
         self.client.on("bot_uttered", self._heard)
+        self.client.on("session_confirm", _confirmed)
         self.client.connect(rasa_url, socketio_path="/socket.io", transports=["websocket"])
-        self.client.emit("session_request", {"session_id": self.session_id})
-        time.sleep(0.5)
+        # Rasa accepts only session ids the gateway signed: asked for none, it confirms one.
+        self.client.emit("session_request", {"session_id": None})
+        assert confirmed.wait(10), "no session_confirm"
 
     def _heard(self, data: dict[str, Any]) -> None:
         self.said.append(str(data.get("text") or ""))

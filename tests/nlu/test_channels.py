@@ -25,10 +25,12 @@ from sanic import Sanic
 from channels.limits import SLOW_DOWN, SenderLimiter
 from channels.phone import PhoneInput
 from channels.rest import GuardedRestInput
-from channels.socketio import LimitedSocketIOInput
+from channels.socketio import SESSION_REFUSED, LimitedSocketIOInput
+from channels.webchat_sessions import SessionSigner
 
 CREDENTIALS = Path(__file__).resolve().parents[2] / "credentials.yml"
 TOKEN = "s3cret-token-of-the-rest-channel"
+WEB_KEY = "key-of-the-web-chat-session-ids-0123456789"
 T = TypeVar("T")
 
 
@@ -282,7 +284,10 @@ def test_a_flooding_web_chat_session_gets_the_slow_down_as_a_bot_message(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Over socket.io, as the web chat widget talks (session persistence, user_uttered)."""
-    channels = loaded_channels(monkeypatch, DA_SENDER_MESSAGES_PER_MINUTE="2")
+    channels = loaded_channels(
+        monkeypatch, DA_SENDER_MESSAGES_PER_MINUTE="2", DA_WEBCHAT_SESSION_KEY=WEB_KEY
+    )
+    session = SessionSigner(WEB_KEY.encode()).issue()  # as the gateway hands it to the page
 
     async def scenario() -> tuple[list[dict[str, Any]], RecordingAgent]:
         async with serving(channels) as server:
@@ -299,10 +304,10 @@ def test_a_flooding_web_chat_session_gets_the_slow_down_as_a_bot_message(
             # Polling: this python-engineio's websocket client does not fit Rasa's aiohttp.
             await client.connect(server.url, socketio_path="/socket.io", transports=["polling"])
             try:
-                await client.emit("session_request", {"session_id": "web-1"})
+                await client.emit("session_request", {"session_id": session})
                 await asyncio.sleep(0.2)  # the session joins its room
                 for n in range(3):
-                    await client.emit("user_uttered", {"message": f"m{n}", "session_id": "web-1"})
+                    await client.emit("user_uttered", {"message": f"m{n}", "session_id": session})
                 await asyncio.wait_for(all_said.wait(), 10)
                 await asyncio.sleep(0.2)  # and nothing more comes
             finally:
@@ -313,6 +318,112 @@ def test_a_flooding_web_chat_session_gets_the_slow_down_as_a_bot_message(
     # 2 a minute: 1 in any ten seconds.
     assert said == [{"text": "echo: m0"}, {"text": SLOW_DOWN}, {"text": SLOW_DOWN}]
     assert [(m.text, m.input_channel) for m in agent.received] == [("m0", "socketio")]
+
+
+@dataclass
+class WebClient:
+    """A socket.io client as the web chat widget talks: session_request, then user_uttered."""
+
+    client: Any
+    confirmed: list[str] = field(default_factory=list)
+    said: list[dict[str, Any]] = field(default_factory=list)
+
+    async def request(self, session_id: str | None) -> str:
+        before = len(self.confirmed)
+        await self.client.emit("session_request", {"session_id": session_id})
+        for _ in range(100):
+            if len(self.confirmed) > before:
+                return self.confirmed[-1]
+            await asyncio.sleep(0.05)
+        raise AssertionError("no session_confirm")
+
+    async def say(self, text: str, session_id: object) -> None:
+        await self.client.emit("user_uttered", {"message": text, "session_id": session_id})
+
+
+@asynccontextmanager
+async def web_client(url: str) -> AsyncIterator[WebClient]:
+    web = WebClient(socketio.AsyncClient())
+    web.client.on("session_confirm", web.confirmed.append)
+    web.client.on("bot_uttered", web.said.append)
+    await web.client.connect(url, socketio_path="/socket.io", transports=["polling"])
+    try:
+        yield web
+    finally:
+        await web.client.disconnect()
+
+
+def test_the_web_chat_accepts_only_session_ids_the_dealership_signed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A forged, truncated, foreign or missing session id never joins nor reaches a conversation."""
+    channels = loaded_channels(monkeypatch, DA_WEBCHAT_SESSION_KEY=WEB_KEY, DA_REST_TOKEN=None)
+    signer = SessionSigner(WEB_KEY.encode())
+    victim_id = signer.issue()  # the gateway gave it to someone else's browser
+    guesses: list[str | None] = [
+        "web-1",
+        victim_id[:-1],
+        victim_id[:-1] + ("0" if victim_id[-1] != "0" else "1"),
+        SessionSigner(b"another-key-of-the-same-length-0123").issue(),
+        None,
+    ]
+
+    async def scenario() -> dict[str, Any]:
+        async with (
+            serving(channels) as server,
+            web_client(server.url) as victim,
+            web_client(server.url) as intruder,
+        ):
+            kept = await victim.request(victim_id)
+            await victim.say("我想试驾Q5L", victim_id)
+            replaced = [await intruder.request(guess) for guess in guesses]
+            # Messages on ids it was not confirmed: the victim's (valid, but not its own), the
+            # forged ones; then one on the fresh id it was given, which is its own conversation.
+            await intruder.say("偷看", victim_id)
+            for guess in guesses:
+                await intruder.say("伪造", guess)
+            await intruder.say("你好", replaced[-1])
+            await asyncio.sleep(0.5)
+            return {
+                "kept": kept,
+                "replaced": replaced,
+                "agent": server.agent,
+                "victim_heard": list(victim.said),
+                "intruder_heard": list(intruder.said),
+            }
+
+    result = run(scenario)
+    assert result["kept"] == victim_id  # a signed id is confirmed as it is
+    replaced = result["replaced"]
+    assert all(signer.valid(fresh) for fresh in replaced)  # fresh signed ones instead
+    assert not set(replaced) & {victim_id, *[g for g in guesses if g]}
+    assert len(set(replaced)) == len(guesses)
+    agent: RecordingAgent = result["agent"]
+    assert [(m.sender_id, m.text) for m in agent.received] == [
+        (victim_id, "我想试驾Q5L"),
+        (replaced[-1], "你好"),
+    ]
+    assert result["victim_heard"] == [{"text": "echo: 我想试驾Q5L"}]  # nothing of the intruder
+    refused = {"text": SESSION_REFUSED}
+    assert result["intruder_heard"] == [refused] * (1 + len(guesses)) + [{"text": "echo: 你好"}]
+    assert "请刷新页面" in SESSION_REFUSED
+    assert "reload the page" in SESSION_REFUSED
+
+
+def test_without_the_key_rasa_signs_sessions_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    channels = loaded_channels(monkeypatch, DA_WEBCHAT_SESSION_KEY=None, DA_REST_TOKEN=None)
+    web = next(c for c in channels if isinstance(c, LimitedSocketIOInput))
+
+    async def scenario() -> tuple[str, list[UserMessage]]:
+        async with serving(channels) as server, web_client(server.url) as browser:
+            session = await browser.request(None)
+            await browser.say("hello", session)
+            await asyncio.sleep(0.3)
+            return session, server.agent.received
+
+    session, received = run(scenario)
+    assert web.signer.valid(session)
+    assert [(m.sender_id, m.text) for m in received] == [(session, "hello")]
 
 
 @asynccontextmanager
