@@ -114,7 +114,7 @@ def test_an_erasure_asked_while_the_database_is_down_completes_when_it_is_back(
     ):
         stack.texts(web, "我叫周杰，电话13611112222，想看Q5L，一个月内买")
         stack.texts(web, "同意")
-        stack.texts(telegram, "你好，我电话136 1111 2222，A6L现在什么价")
+        stack.texts(telegram, "你好，我叫周杰，手机136 1111 2222，对A6L有兴趣")
         stack.texts(telegram, "同意")
         with transaction(sessions) as session:  # the web chat proved the number is its own
             identity.verify_phone(session, web, phone, "telegram_contact", utcnow())
