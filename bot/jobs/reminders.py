@@ -14,7 +14,7 @@ database, the channels, the clock) is handed to ``configure`` at start-up.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,9 +28,8 @@ from sqlalchemy.orm import Session
 
 from bot.jobs import proactive
 from bot.jobs import surveys as survey_jobs
-from bot.jobs.runtime import Runtime, current
+from bot.jobs.runtime import current
 from bot.jobs.scheduler import every
-from crm_bridge.db import transaction
 from crm_bridge.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -116,16 +115,6 @@ async def sync() -> None:
     reminders = plan_reminders(upcoming, now, runtime.allowed_at)
     reconcile(runtime.scheduler, reminders + plan_surveys(due))
     await notify_consultants()
-
-
-def _in_transaction(runtime: Runtime, work: Callable[[Session], Any]) -> Any:
-    with transaction(runtime.sessions) as session:
-        return work(session)
-
-
-def _execute(runtime: Runtime, statement: Any) -> None:
-    with transaction(runtime.sessions) as session:
-        session.execute(statement)
 
 
 def reconcile(scheduler: BaseScheduler, planned: list[PlannedJob]) -> None:
@@ -227,9 +216,7 @@ def pending_notices(session: Session, zone: ZoneInfo) -> list[Notice]:
 async def notify_consultants() -> int:
     """Tell consultants about every booking change not yet notified; returns how many."""
     runtime = current()
-    notices: list[Notice] = await asyncio.to_thread(
-        _in_transaction, runtime, lambda s: pending_notices(s, runtime.zone)
-    )
+    notices: list[Notice] = await runtime.db(lambda s: pending_notices(s, runtime.zone))
     sent = 0
     for notice in notices:
         try:
@@ -242,6 +229,6 @@ async def notify_consultants() -> int:
             .where(BookingEvent.id == notice.event_id, BookingEvent.notified_at.is_(None))
             .values(notified_at=runtime.clock())
         )
-        await asyncio.to_thread(_execute, runtime, done)
+        await runtime.db(functools.partial(Session.execute, statement=done))
         sent += 1
     return sent
