@@ -3,9 +3,21 @@ the sales chat), recording what would have been sent; shared by the job tests.""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+import httpx
+
+from bot.channels.rasa import RasaClient
+from bot.channels.telegram.application import build_application
+from bot.channels.telegram.runtime import Telegram
+from crm_bridge.db import SessionFactory
+from tests.conftest import make_settings
+from tests.telegram_fake import TelegramFake
 
 
 @dataclass
@@ -63,3 +75,30 @@ class Outbox:
 
     async def report(self, text: str) -> None:
         self.reports.append(text)
+
+
+@asynccontextmanager
+async def staff_telegram(
+    tmp_path: Path,
+    sessions: SessionFactory,
+    fake: TelegramFake,
+    clock: Callable[[], datetime],
+    **overrides: object,
+) -> AsyncIterator[Telegram]:
+    """The gateway's Telegram side for the staff jobs, talking to the fake Bot API (no Rasa);
+    ``overrides`` are further settings."""
+    settings = make_settings(
+        tmp_path,
+        telegram_bot_token=fake.token,
+        telegram_api_base_url=fake.base_url,
+        telegram_webhook_url="https://dealer.example/telegram/webhook",
+        **overrides,
+    )
+    application = build_application(settings)
+    await application.initialize()
+    try:
+        async with httpx.AsyncClient() as client:
+            rasa = RasaClient("http://127.0.0.1:9", "t", "t", client)
+            yield Telegram(settings, sessions, rasa, application, clock=clock)
+    finally:
+        await application.shutdown()

@@ -10,14 +10,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from telegram import Update
 
-from bot.channels.rasa import RasaClient
-from bot.channels.telegram.application import build_application, register
+from bot.channels.telegram.application import register
 from bot.channels.telegram.runtime import Telegram
 from bot.jobs import follow_ups as jobs
 from crm_bridge import follow_ups, leads, privacy, sales, staff
@@ -26,6 +24,7 @@ from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.models import Consultant, Lead, Staff
 from tests.conftest import make_settings
+from tests.job_fakes import Clock, staff_telegram
 from tests.telegram_fake import TelegramFake, running_telegram_fake, text_update, user
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -206,14 +205,6 @@ def test_a_moved_date_cannot_be_claimed_with_the_old_one(dealership: SessionFact
 # The jobs, against the fake Bot API ---------------------------------------------------------
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def fake() -> Iterator[TelegramFake]:
     with running_telegram_fake() as running:
@@ -224,18 +215,8 @@ def fake() -> Iterator[TelegramFake]:
 async def telegram(
     tmp_path: Path, dealership: SessionFactory, fake: TelegramFake
 ) -> AsyncIterator[Telegram]:
-    settings = make_settings(
-        tmp_path,
-        telegram_bot_token=fake.token,
-        telegram_api_base_url=fake.base_url,
-        telegram_webhook_url="https://dealer.example/telegram/webhook",
-    )
-    application = build_application(settings)
-    await application.initialize()
-    async with httpx.AsyncClient() as client:
-        rasa = RasaClient("http://127.0.0.1:9", "t", "t", client)
-        yield Telegram(settings, dealership, rasa, application, clock=Clock(WEDNESDAY_10))
-    await application.shutdown()
+    async with staff_telegram(tmp_path, dealership, fake, Clock(WEDNESDAY_10)) as telegram:
+        yield telegram
 
 
 def at(telegram: Telegram, moment: datetime) -> None:

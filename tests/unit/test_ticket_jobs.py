@@ -11,19 +11,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from sqlalchemy import select
 from telegram import Update
 
-from bot.channels.rasa import RasaClient
-from bot.channels.telegram.application import build_application, register
+from bot.channels.telegram.application import register
 from bot.channels.telegram.runtime import Telegram
 from bot.jobs import tickets as jobs
 from crm_bridge import staff, tickets
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.models import Customer, Lead, Staff, Ticket, TicketEvent
-from tests.conftest import make_settings
+from tests.job_fakes import Clock, staff_telegram
 from tests.telegram_fake import TelegramFake, running_telegram_fake, text_update, user
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -34,14 +32,6 @@ EXCERPT = [
     {"who": "assistant", "text": "您对交车满意吗？"},
     {"who": "customer", "text": "<b>很差</b>"},
 ]
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -62,20 +52,11 @@ async def telegram(
         english = staff.by_telegram(session, MAX)
         assert english is not None
         english.language = "en"
-    settings = make_settings(
-        tmp_path,
-        telegram_bot_token=fake.token,
-        telegram_api_base_url=fake.base_url,
-        telegram_webhook_url="https://dealer.example/telegram/webhook",
-        telegram_sales_chat_id=SALES_CHAT,
+    async with staff_telegram(
+        tmp_path, sessions, fake, Clock(WEDNESDAY_10), telegram_sales_chat_id=SALES_CHAT,
         ticket_escalate_hours=4,
-    )
-    application = build_application(settings)
-    await application.initialize()
-    async with httpx.AsyncClient() as client:
-        rasa = RasaClient("http://127.0.0.1:9", "t", "t", client)
-        yield Telegram(settings, sessions, rasa, application, clock=Clock(WEDNESDAY_10))
-    await application.shutdown()
+    ) as telegram:  # fmt: skip
+        yield telegram
 
 
 def clock(telegram: Telegram) -> Clock:
