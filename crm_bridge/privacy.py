@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from crm_bridge import identity
+from crm_bridge import identity, phone_calls
 from crm_bridge.conversations import telegram_chat
 from crm_bridge.identity import customer_of_sender
 from crm_bridge.models import (
@@ -170,6 +170,7 @@ def erase_person(
     _erase_verification(session, senders, phones)
     _erase_handoffs(session, senders)
     _erase_tickets(session, senders, customer)
+    phone_calls.erase(session, senders)
     if key is not None:
         for value in phones:
             identity.bury(session, key, "phone", value, at)

@@ -43,10 +43,22 @@ from crm_bridge.models.identity import (
     VerifiedPhone,
 )
 from crm_bridge.models.leads import Customer, Lead, LeadEvent, LeadModel
+from crm_bridge.models.phone import (
+    CALL_DIRECTIONS,
+    CALL_STATUSES,
+    ENDED_CALL_STATUSES,
+    UNANSWERED_CALL_STATUSES,
+    PhoneCall,
+)
 from crm_bridge.models.tickets import TICKET_CAUSES, TICKET_STATES, Ticket, TicketEvent
 from crm_bridge.models.vehicles import StockItem, Trim, TrimEquipment
 
 __all__ = [
+    "CALL_DIRECTIONS",
+    "CALL_STATUSES",
+    "ENDED_CALL_STATUSES",
+    "UNANSWERED_CALL_STATUSES",
+    "PhoneCall",
     "ACTIVE_BOOKING_STATUSES",
     "BODY_TYPES",
     "BOOKING_STATUSES",
