@@ -1,6 +1,7 @@
-"""A local stand-in for the SMS provider's Messages API (Twilio's wire format): form-encoded
-POST /2010-04-01/Accounts/{AccountSid}/Messages.json with HTTP Basic auth (account SID and auth
-token), answered 201 with the message resource as JSON; wrong credentials get Twilio's 401."""
+"""A local stand-in for the voice and SMS provider's REST API (Twilio's wire format): form-encoded
+POST /2010-04-01/Accounts/{AccountSid}/Messages.json (a text) and .../Calls.json (a call placed:
+``To``, ``From``, ``Url``, ``StatusCallback``) with HTTP Basic auth (account SID and auth token),
+answered 201 with the message or call resource as JSON; wrong credentials get Twilio's 401."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from urllib.parse import parse_qs
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "stub-auth-token"
 FROM_NUMBER = "+862168880000"
-PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-f]{32})/Messages\.json$")
+PATH = re.compile(
+    r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-f]{32})/(?P<resource>Messages|Calls)\.json$"
+)
 
 
 @dataclass
@@ -28,7 +31,9 @@ class SmsStub:
 
     base_url: str = ""
     sent: list[dict[str, str]] = field(default_factory=list)
+    calls: list[dict[str, str]] = field(default_factory=list)  # with the "Sid" given
     fail_with: int | None = None  # answer every request with this status instead
+    auth_token: str = AUTH_TOKEN
 
     def codes_to(self, phone: str) -> list[str]:
         """The six-digit codes texted to ``phone``, oldest first."""
@@ -45,7 +50,7 @@ class SmsStub:
         return {
             "TWILIO_API_BASE_URL": self.base_url,
             "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_AUTH_TOKEN": self.auth_token,
             "TWILIO_FROM_NUMBER": FROM_NUMBER,
         }
 
@@ -67,7 +72,7 @@ def _handler(stub: SmsStub) -> type[BaseHTTPRequestHandler]:
             match = PATH.match(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-            expected = base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+            expected = base64.b64encode(f"{ACCOUNT_SID}:{stub.auth_token}".encode()).decode()
             if self.headers.get("Authorization") != f"Basic {expected}":
                 self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
                 return
@@ -82,6 +87,9 @@ def _handler(stub: SmsStub) -> type[BaseHTTPRequestHandler]:
             if stub.fail_with is not None:
                 self._answer(stub.fail_with, {"code": 30001, "message": "Queue overflow"})
                 return
+            if match.group("resource") == "Calls":
+                self._call(form)
+                return
             if not form.get("To") or not form.get("Body") or form.get("From") != FROM_NUMBER:
                 self._answer(400, {"code": 21604, "message": "A 'To' phone number is required."})
                 return
@@ -90,6 +98,19 @@ def _handler(stub: SmsStub) -> type[BaseHTTPRequestHandler]:
             self._answer(201, {"sid": sid, "account_sid": ACCOUNT_SID, "to": form["To"],
                                "from": form["From"], "body": form["Body"], "status": "queued",
                                "num_segments": "1", "direction": "outbound-api"})  # fmt: skip
+
+        def _call(self, form: dict[str, str]) -> None:
+            if not form.get("To") or form.get("From") != FROM_NUMBER:
+                self._answer(400, {"code": 21201, "message": "No 'To' number is specified"})
+                return
+            if not (form.get("Url") or form.get("Twiml")):
+                self._answer(400, {"code": 21205, "message": "Url parameter is required."})
+                return
+            sid = "CA" + uuid.uuid4().hex
+            stub.calls.append({**form, "Sid": sid})
+            self._answer(201, {"sid": sid, "account_sid": ACCOUNT_SID, "to": form["To"],
+                               "from": form["From"], "status": "queued",
+                               "direction": "outbound-api"})  # fmt: skip
 
     return Handler
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -18,6 +19,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.channels.phone import status as phone_status
+from bot.channels.phone.line import PhoneLine
 from bot.channels.rasa import RasaClient
 from bot.gateway import landing, webchat_sessions
 from bot.gateway import telegram as telegram_side
@@ -149,6 +152,7 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
             async with telegram_side.running(settings, sessions, rasa) as telegram:
                 app.state.telegram = telegram
                 bot = telegram.bot if telegram is not None else None
+                db = functools.partial(job_runtime.in_thread, sessions)
                 job_runtime.configure(
                     job_runtime.Runtime(
                         sessions=sessions,
@@ -159,6 +163,7 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
                             settings.effective_rasa_token(),
                             client,
                             telegram,
+                            PhoneLine.from_settings(settings, db),
                         ),
                         consultants=job_channels.consultant_channel(settings, bot),
                         quiet=QuietHours(
@@ -218,6 +223,7 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
             Route("/healthz", healthz),
             Route(telegram_side.WEBHOOK_PATH, telegram_side.webhook, methods=["POST"]),
             Route("/internal/relay/inbound", telegram_side.relay_inbound, methods=["POST"]),
+            Route(phone_status.PATH, phone_status.call_status, methods=["POST"]),
             Route("/media/{name}", telegram_side.media),
             Mount("/static/webchat", StaticFiles(directory=paths.WEBCHAT_JS.parent)),
         ],

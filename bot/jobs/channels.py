@@ -15,6 +15,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from tenacity import retry, stop_after_attempt, wait_exponential
 
+from bot.channels.phone.line import CallFailed, PhoneLine, phone_number
 from bot.channels.telegram.render import send_replies
 from bot.channels.telegram.runtime import Telegram
 from crm_bridge.conversations import telegram_chat
@@ -59,7 +60,8 @@ class RasaConversations:
     Rasa sends what the action says to the conversation's latest channel (the web chat over
     socket.io while the customer is connected; REST conversations keep it in their transcript).
     Telegram conversations are the gateway's own channel: the action's messages come back and
-    are sent through the gateway's Telegram Application.
+    are sent through the gateway's Telegram Application. Phone conversations get a call
+    (``PhoneLine``): the action runs when the customer answers, and they hear it.
     """
 
     def __init__(
@@ -68,11 +70,13 @@ class RasaConversations:
         token: str,
         client: httpx.AsyncClient,
         telegram: Telegram | None = None,
+        phone: PhoneLine | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.client = client
         self.telegram = telegram  # None: Telegram is off
+        self.phone = phone  # None: no calls can be placed
 
     def _url(self, sender_id: str, path: str) -> str:
         return f"{self.base_url}/conversations/{quote(sender_id, safe=':')}/{path}"
@@ -84,7 +88,15 @@ class RasaConversations:
         self, sender_id: str, action: str, slots: dict[str, Any] | None = None
     ) -> list[dict[str, Any]] | None:
         """One try, no blind retries: a timeout may mean Rasa did run it (the caller checks
-        ``delivered`` before trying again)."""
+        ``delivered`` before trying again). A phone conversation gets a call instead."""
+        if phone_number(sender_id) is not None:
+            if self.phone is None:
+                raise CallFailed(
+                    "no phone line to call the customer: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, "
+                    "TWILIO_FROM_NUMBER and PHONE_PUBLIC_URL are needed"
+                )
+            await self.phone.place(sender_id, action, slots or {})
+            return None
         params = {"token": self.token}
         if slots:
             events = [{"event": "slot", "name": k, "value": v} for k, v in slots.items()]

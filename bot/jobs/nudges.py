@@ -40,7 +40,7 @@ def schedule(scheduler: BaseScheduler, after: timedelta) -> None:
 
 def candidates(session: Session, now: datetime, after: timedelta) -> list[tuple[int, str]]:
     """Conversations gone quiet between ``after`` and ``WITHIN`` ago, not nudged since the
-    customer's last message, not opted out, not with a consultant."""
+    customer's last message, not opted out, not with a consultant, not by phone."""
     handled = select(Handoff.sender_id).where(Handoff.state != "done")
     rows = session.execute(
         select(Conversation.id, Conversation.sender_id).where(
@@ -53,6 +53,8 @@ def candidates(session: Session, now: datetime, after: timedelta) -> list[tuple[
                 Conversation.nudged_at < Conversation.last_message_at,
             ),
             Conversation.sender_id.not_in(handled),
+            # A caller who hung up is not rung back by a machine for a nudge.
+            Conversation.sender_id.not_like("phone:%"),
         )
     ).all()
     return [(int(r[0]), str(r[1])) for r in rows]

@@ -11,6 +11,10 @@ customer sees it.
    (the call timed out but Rasa ran it) only its messages are resent, where the gateway sends them
    itself (Telegram), or nothing at all (Rasa delivered them to the web chat).
 4. After the last try the row is ``failed`` and the managers are told: never lost silently.
+5. A phone customer gets a call: the row is ``sent`` once the call is placed; a call nobody
+   answered (busy, no answer) puts it back to ``pending`` for one more call ``CALL_AGAIN_AFTER``
+   later, outside the quiet hours and before the test drive it reminds of; after that it is
+   ``failed`` and reported (``unanswered``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from bot.jobs.runtime import Runtime, current
 from bot.jobs.scheduler import every
+from crm_bridge import phone_calls
 from crm_bridge.models import Notification
 from crm_bridge.privacy import may_contact
 
@@ -37,6 +42,9 @@ RETRY_JOB_ID: Final = "proactive:retry"
 RETRY_EVERY: Final = timedelta(seconds=30)
 # Waits before the second and third tries; then the message is failed and reported.
 RETRY_AFTER: Final = (timedelta(minutes=2), timedelta(minutes=15))
+# A call nobody answered is placed once more, this much later.
+CALL_AGAIN_AFTER: Final = timedelta(hours=1)
+CALLS_PER_MESSAGE: Final = 2
 
 
 @dataclass(frozen=True)
@@ -125,7 +133,11 @@ async def _attempt(runtime: Runtime, row_id: int, action: str, slots: dict[str, 
     await runtime.db(
         lambda s: s.execute(
             update(Notification)
-            .where(Notification.id == row_id)
+            .where(  # a call's end may have been reported already (``unanswered``)
+                Notification.id == row_id,
+                Notification.status == "pending",
+                Notification.next_attempt_at.is_(None),
+            )
             .values(status="sent", sent_at=done, next_attempt_at=None, detail=None)
         )
     )
@@ -191,6 +203,42 @@ async def retry_due() -> int:
     for row_id, action, slots in due:
         await _attempt(runtime, row_id, action, slots)
     return len(due)
+
+
+async def unanswered(notification_id: int, status: str) -> None:
+    """A call carrying the message ended unanswered (``status``: busy, no-answer, ...): call
+    once more later, or, after the last call, fail it and tell the managers."""
+    runtime = current()
+    now = runtime.clock()
+    again = runtime.allowed_at(now + CALL_AGAIN_AFTER)
+
+    def back(session: Session) -> Notification | None:
+        row = session.get(Notification, notification_id)
+        if row is None or row.status not in ("sent", "pending"):
+            return None
+        calls = phone_calls.calls_for(session, notification_id)
+        too_late = row.for_start is not None and again >= row.for_start
+        values: dict[str, Any] = {"detail": f"call {calls}: {status}"}
+        if calls < CALLS_PER_MESSAGE and not too_late:
+            values.update(status="pending", next_attempt_at=again)
+        else:
+            values.update(status="failed", next_attempt_at=None, reported_at=now)
+        session.execute(update(Notification).where(Notification.id == row.id).values(values))
+        session.flush()
+        session.refresh(row)
+        session.expunge(row)
+        return row
+
+    row = await runtime.db(back)
+    if row is None:
+        return
+    if row.status == "pending":
+        logger.info("proactive message %s: call %s, calling again at %s", row.ref, status, again)
+        return
+    logger.warning("proactive message %s: the customer did not answer (%s)", row.ref, status)
+    await runtime.report(
+        f"⚠️ 电话未接通，消息未能送达客户（{row.kind}，{row.ref}）：{row.detail}。请安排人工联系。"
+    )
 
 
 # The action and slots of a ref, to run it again: "survey:12:d1" → the survey's, and so on.

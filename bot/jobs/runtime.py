@@ -47,7 +47,12 @@ class Runtime:
 
     async def db(self, work: Callable[[Session], Any]) -> Any:
         """``work`` in one transaction, in a thread."""
-        return await asyncio.to_thread(_in_transaction, self.sessions, work)
+        return await in_thread(self.sessions, work)
+
+
+async def in_thread(sessions: SessionFactory, work: Callable[[Session], Any]) -> Any:
+    """``work`` in one transaction of ``sessions``, in a thread (off the event loop)."""
+    return await asyncio.to_thread(_in_transaction, sessions, work)
 
 
 def _in_transaction(sessions: SessionFactory, work: Callable[[Session], Any]) -> Any:

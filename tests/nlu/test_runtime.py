@@ -70,7 +70,9 @@ def test_action_calls_reuse_one_connection() -> None:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]
+        server = site._server
+        assert isinstance(server, asyncio.base_events.Server)
+        port = server.sockets[0].getsockname()[1]
         endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
         try:
             answers = [
