@@ -18,12 +18,16 @@ manners a dealership's phone line needs:
   a key sends that button's payload; prices, times and phone numbers read well
   (``channels/phone_speech.py``). Silence gets a short reprompt, two silences in a row a polite
   goodbye and ``<Hangup>``; the assistant's goodbye ends the call too.
-- **Status callbacks** (``/webhooks/phone/status``, signed too) are logged: the call ends
-  (completed, busy, no-answer, failed, canceled) and the channel forgets the call.
+- **Status callbacks** (``/webhooks/phone/status``, signed too) are handed to the gateway,
+  which records them on the conversation; an ended call is forgotten here.
+- **Calls the dealership places** (surveys, reminders) and **transfers** to the showroom:
+  ``channels/phone_calls.py``.
 
-The sender id is ``phone:<From>`` (E.164): a customer who calls back continues their
-conversation. A call with a withheld number is ``phone:<CallSid>``. (The actions do not yet offer
-the caller's number as the contact phone; it reaches them as the ``caller`` metadata.)
+The sender id is ``phone:<customer's number>`` (E.164: ``From`` of a call in, ``To`` of a call
+placed by the dealership): a customer who calls back continues their conversation. A call with a
+withheld number is ``phone:<CallSid>``. A caller's number reaches the actions as the ``caller``
+metadata; a signed call's number is the caller's own, so the actions offer it as the contact
+phone and count it as verified.
 """
 
 from __future__ import annotations
@@ -36,18 +40,25 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.twilio_voice import TwilioVoiceInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from twilio.request_validator import RequestValidator  # type: ignore[import-not-found,unused-ignore]
-from twilio.twiml.voice_response import (  # type: ignore[import-not-found,unused-ignore]
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import (
     Gather,
     VoiceResponse,
 )
 
 from channels.limits import OnNewMessage
+from channels.phone_calls import (
+    CallReports,
+    PhoneOutput,
+    proactive_request,
+    run_proactive,
+    transfer_to,
+)
 from channels.phone_guard import Call, CallMemory, ReplayCache
 from channels.phone_speech import (
     LANGUAGE_KEY,
@@ -55,10 +66,12 @@ from channels.phone_speech import (
     PROMPTS,
     Language,
     as_language,
+    keyed_in,
     options_sentence,
     other_language,
     speech_language,
     spoken_turn,
+    written_language,
 )
 
 logger = logging.getLogger(__name__)
@@ -76,40 +89,6 @@ _SORRY: Final[Mapping[Language, str]] = {
     "zh": "抱歉，系统暂时出了点问题，请您稍后再说一遍。",
     "en": "Sorry, something went wrong on our side. Please say that again in a moment.",
 }
-
-
-class PhoneOutput(CollectingOutputChannel):
-    """Collects one turn's bot messages with their buttons and response names; drops images,
-    attachments and custom payloads, which a caller cannot hear."""
-
-    @classmethod
-    def name(cls) -> str:
-        return "phone"
-
-    async def _keep(self, recipient_id: str, text: str, buttons: Any, kwargs: Any) -> None:
-        message: dict[str, Any] = self._message(recipient_id, text=text, buttons=buttons or None)
-        if kwargs.get("utter_action"):
-            message["utter_action"] = kwargs["utter_action"]
-        await self._persist_message(message)
-
-    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        await self._keep(recipient_id, text, None, kwargs)
-
-    async def send_text_with_buttons(
-        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        await self._keep(recipient_id, text, buttons, kwargs)
-
-    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        return None
-
-    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
-        return None
-
-    async def send_custom_json(
-        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
-    ) -> None:
-        return None
 
 
 class PhoneInput(TwilioVoiceInput):
@@ -147,6 +126,7 @@ class PhoneInput(TwilioVoiceInput):
         speech_model: str = "default",
         replays: ReplayCache | None = None,
         calls: CallMemory | None = None,
+        reports: CallReports | None = None,
     ) -> None:
         # Not TwilioVoiceInput.__init__: its list of voices has no Chinese one.
         self.validator = RequestValidator(auth_token) if auth_token else None
@@ -161,6 +141,7 @@ class PhoneInput(TwilioVoiceInput):
         self.enhanced = "false"
         self.replays = replays or ReplayCache()
         self.calls = calls or CallMemory()
+        self.reports = reports or CallReports.from_environment()
         if self.validator is None:
             logger.warning("phone channel: %s is not set, every call is refused", TOKEN_VARIABLE)
 
@@ -210,7 +191,7 @@ class PhoneInput(TwilioVoiceInput):
             params = self.verified(request)
             if params is None:
                 return response.text("forbidden", status=403)
-            self.record_status(params)
+            await self.record_status(params)
             return response.empty()
 
         phone.add_route(health, "/", methods=["GET"])
@@ -218,8 +199,9 @@ class PhoneInput(TwilioVoiceInput):
         phone.add_route(status, "/status", methods=["POST"])
         return phone
 
-    def record_status(self, params: Mapping[str, str]) -> None:
-        """Log a status callback (no caller number); an ended call is forgotten."""
+    async def record_status(self, params: Mapping[str, str]) -> None:
+        """Hand a status callback to the gateway and log it (no caller number); an ended call
+        is forgotten."""
         call_sid, call_status = params.get("CallSid", ""), params.get("CallStatus", "")
         logger.info(
             "phone call %s: %s (duration %ss)",
@@ -229,6 +211,8 @@ class PhoneInput(TwilioVoiceInput):
         )
         if call_status in ENDED_STATUSES and call_sid:
             self.calls.end(call_sid)
+        if call_sid:
+            await self.reports.report(params, sender_id(params))
 
     # -- a turn of the call ------------------------------------------------------------------
 
@@ -242,6 +226,9 @@ class PhoneInput(TwilioVoiceInput):
         call = self.calls.get(call_sid)
         if call is None:
             call = self.calls.start(call_sid, self.language)
+            placed = proactive_request(request.args)
+            if placed is not None:  # the dealership's call, answered: say what it is for
+                return await self.proactive(request, params, call, *placed)
             if not speech and not digits:  # the call was just answered
                 return await self.turn(request, params, call, on_new_message, GREETING, True)
         call.turns += 1
@@ -285,7 +272,7 @@ class PhoneInput(TwilioVoiceInput):
         collector = PhoneOutput()
         caller = params.get("From", "")
         metadata: dict[str, Any] = {"language": call.language}
-        if _E164.fullmatch(caller):
+        if _E164.fullmatch(caller) and not outbound(params):
             metadata["caller"] = caller
         message = UserMessage(
             text,
@@ -300,10 +287,43 @@ class PhoneInput(TwilioVoiceInput):
             # The error's type only: its text may quote what the caller said.
             logger.error("phone channel: Rasa failed on a message (%s)", type(error).__name__)
             return self.twiml(request, call, [_SORRY[call.language]])
-        call.language = _reply_language(collector.messages) or call.language
-        sentences, options = spoken_turn(collector.messages, call.language)
+        return self.speak(request, params, call, collector.messages, greeting)
+
+    async def proactive(
+        self,
+        request: Request,
+        params: Mapping[str, str],
+        call: Call,
+        action: str,
+        slots: Mapping[str, str],
+    ) -> VoiceResponse:
+        """The first words of a call the dealership placed: what its action says."""
+        collector = PhoneOutput()
+        try:
+            await run_proactive(request.app.ctx.agent, sender_id(params), action, slots, collector)
+        except Exception as error:
+            logger.error("phone channel: a placed call's action failed (%s)", type(error).__name__)
+            return self.twiml(request, call, [_SORRY[call.language]], hangup=True)
+        return self.speak(request, params, call, collector.messages, False)
+
+    def speak(
+        self,
+        request: Request,
+        params: Mapping[str, str],
+        call: Call,
+        messages: list[dict[str, Any]],
+        greeting: bool,
+    ) -> VoiceResponse:
+        """A bot turn as TwiML: spoken, with its keypad options; a goodbye hangs up, a
+        transfer dials the showroom."""
+        call.language = _reply_language(messages) or call.language
+        sentences, options = spoken_turn(messages, call.language)
         call.options = options
-        if any(m.get("utter_action") in END_RESPONSES for m in collector.messages):
+        number = transfer_to(messages)
+        if number is not None:
+            self.calls.end(params["CallSid"])
+            return self.twiml(request, call, sentences, dial=number)
+        if any(m.get("utter_action") in END_RESPONSES for m in messages):
             self.calls.end(params["CallSid"])
             return self.twiml(request, call, sentences, hangup=True)
         return self.twiml(request, call, sentences, offer_language=greeting)
@@ -316,15 +336,18 @@ class PhoneInput(TwilioVoiceInput):
         *,
         hangup: bool = False,
         offer_language: bool = False,
+        dial: str | None = None,
     ) -> VoiceResponse:
         """``<Say>`` the sentences inside a ``<Gather>`` (the caller may answer or press a key
-        while they are spoken), or ``<Say>`` them and ``<Hangup>``."""
+        while they are spoken), or ``<Say>`` them and ``<Hangup>`` (or ``<Dial>`` a number)."""
         language = call.language
         voice = {"voice": self.voices[language], "language": LOCALES[language]}
         twiml = VoiceResponse()
-        if hangup:
+        if hangup or dial:
             for sentence in sentences:
                 twiml.say(sentence, **voice)
+            if dial:
+                twiml.dial(dial, timeout=25)
             twiml.hangup()
             return twiml
         attributes: dict[str, Any] = {
@@ -337,8 +360,10 @@ class PhoneInput(TwilioVoiceInput):
             "speechModel": self.speech_model,
             "timeout": 5,
         }
-        if call.options:
+        if call.options and not keyed_in(call.options):
             attributes["numDigits"] = 1  # an option is one key: Twilio posts it at once
+        elif call.options:
+            attributes["finishOnKey"] = "#"  # a score keyed in: 1, 0, #
         gather = Gather(**attributes)
         for sentence in sentences:
             gather.say(sentence, **voice)
@@ -356,16 +381,18 @@ class PhoneInput(TwilioVoiceInput):
         return f"{self.public_url}{path}" if self.public_url else path
 
 
+def outbound(params: Mapping[str, str]) -> bool:
+    """Whether the dealership placed the call (the customer is ``To``)."""
+    return params.get("Direction", "").startswith("outbound")
+
+
 def sender_id(params: Mapping[str, str]) -> str:
-    """``phone:<From>`` for a caller with a number, so that calling back continues the
-    conversation; ``phone:<CallSid>`` when the number is withheld."""
-    caller = params.get("From", "")
+    """``phone:<customer's number>`` for a customer with a number, so that calling back
+    continues the conversation; ``phone:<CallSid>`` when the number is withheld."""
+    caller = params.get("To" if outbound(params) else "From", "")
     return f"phone:{caller}" if _E164.fullmatch(caller) else f"phone:{params['CallSid']}"
 
 
 def _reply_language(messages: list[dict[str, Any]]) -> Language | None:
     """The language Rasa answered in (its language slot decides), read from the replies."""
-    found = {speech_language(str(m.get("text") or "")) for m in messages} - {None}
-    if "zh" in found:
-        return "zh"
-    return "en" if "en" in found else None
+    return written_language(" ".join(str(m.get("text") or "") for m in messages))

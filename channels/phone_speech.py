@@ -21,6 +21,8 @@ LANGUAGES: Final[tuple[Language, ...]] = ("zh", "en")
 # The keypad key that switches between Chinese and English (never used for an option).
 LANGUAGE_KEY: Final = "9"
 OPTION_KEYS: Final = ("1", "2", "3", "4", "5", "6", "7", "8")
+# A survey's score button: its payload carries the score.
+_RATING: Final = re.compile(r'/inform\{"rating": ?(\d{1,2})\}')
 
 # Twilio's recognition and speech languages.
 LOCALES: Final[Mapping[Language, str]] = {"zh": "zh-CN", "en": "en-US"}
@@ -64,7 +66,13 @@ _PRICE_RANGE: Final = re.compile(
 _PRICE_SIGN: Final = re.compile(rf"(?:[¥￥]|RMB|CNY)[ \t]?({_NUMBER})(万)?(?![\d,.])", re.I)
 # "10:00", "9:30" (Chinese speech only).
 _TIME: Final = re.compile(r"(?<![\d:])([01]?\d|2[0-3])[:：]([0-5]\d)(?![\d:])")
-_TIME_RANGE: Final = re.compile(r"([点分半])[ \t]?[-–—~～][ \t]?(?=[零一二三四五六七八九十])")
+# Where in the day an hour falls, as a time is said ("下午三点"), latest start first.
+_DAY_PERIODS: Final = ((18, "晚上"), (13, "下午"), (12, "中午"), (6, "上午"), (0, "凌晨"))
+# "12月5日（周六）" is said "12月5日周六".
+_WEEKDAY_BRACKETS: Final = re.compile(r"[（(](周[一二三四五六日天])[)）]")
+_TIME_RANGE: Final = re.compile(
+    r"([点分半])[ \t]?[-–—~～][ \t]?(?=[零一二三四五六七八九十上中下晚凌])"
+)
 # Phone numbers: "+8613812345678", "138 1234 5678", "400-820-8888" (seven digits or more).
 _PHONE: Final = re.compile(r"(?<![\d.,])\+?\d(?:[ \-]?\d){6,14}(?![\d.,])")
 # "7.8升/百公里" → "7.8升每百公里" (a slash is not read aloud).
@@ -109,6 +117,16 @@ def speech_language(text: str) -> Language | None:
     return "en" if words else None
 
 
+def written_language(text: str) -> Language | None:
+    """The language a reply is written in, by its letters: English with a Chinese name in it
+    ("your consultant 王磊") is English; Chinese naming "Q5L" and "e-tron" is Chinese."""
+    han = len(_HAN.findall(text))
+    latin = len(re.findall(r"[A-Za-z]", text))
+    if not han and not latin:
+        return None
+    return "zh" if han * 4 >= latin else "en"
+
+
 def _read_number(number: str) -> str:
     return str(cn2an.an2cn(number.replace(",", "")))
 
@@ -131,13 +149,28 @@ def _phone(match: re.Match[str], language: Language) -> str:
 
 
 def _time(match: re.Match[str]) -> str:
+    """ "15:00" → "下午三点", "9:30" → "上午九点半": the twelve-hour clock people say."""
     hour, minute = int(match.group(1)), int(match.group(2))
-    spoken = _read_number(str(hour)) + "点"
+    period = next(word for start, word in _DAY_PERIODS if hour >= start)
+    said_before = match.string[max(0, match.start() - 2) : match.start()]
+    if said_before in {word for _, word in _DAY_PERIODS}:  # "上午10:00": said already
+        period = ""
+    twelve = hour - 12 if hour > 12 and period else hour
+    spoken = period + ("两" if twelve == 2 else _read_number(str(twelve))) + "点"
     if minute == 30:
         return spoken + "半"
     if minute:
         return spoken + ("零" if minute < 10 else "") + _read_number(str(minute)) + "分"
     return spoken
+
+
+def _time_en(match: re.Match[str]) -> str:
+    """ "15:00" → "3 PM", "09:30" → "9:30 AM"."""
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if re.match(r"\s*[AaPp]\.?[Mm]\b", match.string[match.end() :]):
+        return match.group(0)  # "10:30 am": said already
+    twelve = hour % 12 or 12
+    return f"{twelve}{f':{minute:02d}' if minute else ''} {'AM' if hour < 12 else 'PM'}"
 
 
 def _price_unit(match: re.Match[str]) -> str:
@@ -174,7 +207,10 @@ def speakable(text: str, language: Language) -> str:
         text = _PRICE_UNIT.sub(_price_unit, text)
         text = _PER.sub(r"\1每\2", text)
         text = _TIME.sub(_time, text)
+        text = _WEEKDAY_BRACKETS.sub(r"\1", text)
         text = _TIME_RANGE.sub(r"\1到", text)
+    else:
+        text = _TIME.sub(_time_en, text)
     text = _PHONE.sub(lambda m: _phone(m, language), text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
     joiner = "" if language == "zh" else " "
@@ -183,7 +219,11 @@ def speakable(text: str, language: Language) -> str:
 
 def numbered_options(buttons: Iterable[Mapping[str, Any]], language: Language) -> list[Option]:
     """Buttons as keypad options 1–8 (9 switches the language); buttons past eight are not
-    offered, and a button without a payload is not offered either."""
+    offered, and a button without a payload is not offered either. Score buttons (a survey's
+    ``/inform{"rating": n}``) are keyed by their score: press 5 for 5, key in 10 then # for 10."""
+    scores = score_options(buttons, language)
+    if scores:
+        return scores
     options: list[Option] = []
     for button in buttons:
         title = speakable(str(button.get("title") or ""), language)
@@ -196,10 +236,34 @@ def numbered_options(buttons: Iterable[Mapping[str, Any]], language: Language) -
     return options
 
 
+def score_options(buttons: Iterable[Mapping[str, Any]], language: Language) -> list[Option]:
+    """Score buttons keyed by their score; [] unless every button is one."""
+    options: list[Option] = []
+    for button in buttons:
+        match = _RATING.fullmatch(str(button.get("payload") or ""))
+        if match is None:
+            return []
+        score = match.group(1)
+        title = str(button.get("title") or "").strip()
+        title = title.removeprefix(score).strip() or score
+        options.append(Option(score, speakable(title, language), str(button["payload"])))
+    return options
+
+
+def keyed_in(options: Sequence[Option]) -> bool:
+    """Whether an option takes more than one key (a 0–10 score: keyed in, then #)."""
+    return any(len(o.key) > 1 for o in options)
+
+
 def options_sentence(options: Sequence[Option], language: Language) -> str:
     """ "按1，看看车型；按2，预约试驾。" / "Press 1 for Our models. Press 2 for …"."""
     if not options:
         return ""
+    if keyed_in(options):
+        keys = sorted(int(o.key) for o in options)
+        if language == "zh":
+            return f"请说出分数，或者在键盘上输入{keys[0]}到{keys[-1]}的分数，再按井号键。"
+        return f"Say your score, or key in a number from {keys[0]} to {keys[-1]} and press hash."
     if language == "zh":
         return "；".join(f"按{o.key}，{o.title.rstrip('。')}" for o in options) + "。"
     return " ".join(f"Press {o.key} for {o.title.rstrip('.')}." for o in options)
