@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions import contact
 from actions import formatting as fmt
 from actions import slots as checks
 from actions.base import Services, language_of
@@ -185,11 +186,22 @@ class CheckedFormValidation(FormValidationAction, ABC):
         result = self._result(dispatcher, tracker, "name", value, checks.clean_name(value))
         return {**result, **ask_consent_again(tracker, result.get("name"))}
 
+    async def extract_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """By phone, a yes to "the number you are calling from?" is that number."""
+        return contact.answer_to_offer(tracker)
+
     async def validate_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """A valid number, stored in E.164 (Chinese numbers without +86)."""
+        """A valid number, stored in E.164 (Chinese numbers without +86); the caller's own
+        number is also recorded as verified. A no to the caller's number is no failure: the
+        plain question follows."""
+        if value is None and contact.caller_offered(tracker):
+            return {"phone": None}
         result = self._result(dispatcher, tracker, "phone", value, checks.clean_phone(value))
+        await contact.prove_caller(self.services, tracker, result.get("phone"))
         return {**result, **ask_consent_again(tracker, result.get("phone"))}
 
 

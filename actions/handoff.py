@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from actions import formatting as fmt
 from actions.base import DatabaseAction, Services, conversation_channel, language_of
 from actions.next_step import lead_on
-from crm_bridge import handoff, tickets
+from crm_bridge import catalog, handoff, tickets
 from crm_bridge.models import RelayMessage, Staff
 from crm_bridge.outbox import unreachable
 from crm_bridge.types import utcnow
@@ -119,12 +119,36 @@ async def hand_off(
         return []
     starts = result.get("starts_at") if result else None
     starts_at = datetime.fromisoformat(starts) if starts else None
-    if starts_at is None or starts_at <= now:
+    if conversation_channel(tracker) == "phone":
+        await phone_handoff(services, dispatcher, tracker, starts_at, now)
+    elif starts_at is None or starts_at <= now:
         dispatcher.utter_message(response="utter_handoff_now")
     else:
         words = fmt.when(starts_at.astimezone(services.settings.timezone), language)
         dispatcher.utter_message(response="utter_handoff_at_opening", opening=words)
     return []
+
+
+async def phone_handoff(
+    services: Services,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    starts_at: datetime | None,
+    now: datetime,
+) -> None:
+    """By phone: while the showroom is open the call is put through to it (``<Dial>``); the
+    lead card asks a consultant to call back all the same, in case nobody picks up. Outside
+    opening hours (or with no showroom number) a consultant calls back when it opens."""
+    showroom = await services.in_transaction(lambda s: catalog.dealer(s))
+    number = showroom.phone if showroom is not None else None
+    if (starts_at is None or starts_at <= now) and number:
+        dispatcher.utter_message(response="utter_handoff_transfer")
+        dispatcher.utter_message(json_message={"dial": number})
+    elif starts_at is None or starts_at <= now:
+        dispatcher.utter_message(response="utter_handoff_callback")
+    else:
+        words = fmt.when(starts_at.astimezone(services.settings.timezone), language_of(tracker))
+        dispatcher.utter_message(response="utter_handoff_callback_at_opening", opening=words)
 
 
 async def complaint_ticket(

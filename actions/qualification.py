@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import exc
 
+from actions import contact
 from actions import slots as checks
 from actions.base import DatabaseAction, entity_values, language_of
 from actions.forms import LABELS, CheckedFormValidation, display, just_answered
@@ -92,6 +93,8 @@ class ValidateQualificationForm(CheckedFormValidation):
             return []
         if tracker.slots_to_validate() or self._understood_from_text(tracker, requested):
             return []  # something was understood: validated below
+        if contact.answer_to_offer(tracker):
+            return []  # yes or no to the number they call from (actions/contact.py)
         if intent == "deny":
             skipped = [*(tracker.get_slot("skipped_slots") or []), requested]
             dispatcher.utter_message(response="utter_skipped")

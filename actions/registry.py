@@ -5,6 +5,7 @@ from __future__ import annotations
 from rasa_sdk import Action
 
 from actions.base import Services
+from actions.contact import ActionAskQualificationFormPhone, ActionAskTestDriveFormPhone
 from actions.conversation import ValidateSlotMappings
 from actions.dealership import (
     ActionAnswerDealerInfo,
@@ -69,6 +70,8 @@ def build_actions(services: Services) -> list[Action]:
         ActionStartTestDrive(services),
         ActionRouteStatement(services),
         ActionAcceptOffer(),
+        ActionAskQualificationFormPhone(),
+        ActionAskTestDriveFormPhone(),
         ActionNudge(),
         ActionDeclineOffer(),
         *(

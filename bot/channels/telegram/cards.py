@@ -27,12 +27,13 @@ LABELS: Final = {
            "contact": "联系方式", "last": "最近对话", "customer": "客户", "assistant": "助手",
            "claim": "我来接待", "claimed_by": "已由 {name} 接待", "none": "暂无",
            "channel": "渠道", "escalated": "⚠️ 超时未认领", "relayed": "接待中的对话",
-           "consultant": "顾问"},
+           "consultant": "顾问", "callback": "📞 请回电"},
     "en": {"lead": "Lead", "conversation": "Conversation", "needs": "Needs", "level": "Level",
            "contact": "Contact", "last": "Last messages", "customer": "Customer",
            "assistant": "Assistant", "claim": "Claim", "claimed_by": "Claimed by {name}",
            "none": "none yet", "channel": "Channel", "escalated": "⚠️ Not claimed in time",
-           "relayed": "Since the hand-off", "consultant": "Consultant"},
+           "relayed": "Since the hand-off", "consultant": "Consultant",
+           "callback": "📞 Call back"},
 }  # fmt: skip
 
 
@@ -85,13 +86,19 @@ def card_data(session: Session, handoff: Handoff) -> CardData:
         reason=handoff.reason,
         channel=handoff.channel,
         name=customer.name if customer else None,
-        phone=customer.phone if customer else None,
+        phone=(customer.phone if customer else None) or caller_number(handoff),
         level=lead.level if lead else None,
         needs=needs,
         excerpt=list(handoff.excerpt or []),
         owner=owner.name if owner else None,
         escalated=handoff.escalated_at is not None,
     )
+
+
+def caller_number(handoff: Handoff) -> str | None:
+    """A caller's number (their phone conversation, ``phone:+86…``): the consultant calls back."""
+    sender = handoff.sender_id or ""
+    return sender.removeprefix("phone:") if sender.startswith("phone:+") else None
 
 
 def tag(data: CardData, language: str | None) -> str:
@@ -112,7 +119,8 @@ def card_text(data: CardData, language: str | None) -> str:
         f"{w['level']}: <b>{e(data.level or '—')}</b>  {w['channel']}: {e(data.channel or '—')}"
     )
     contact = " ".join(x for x in (data.name, data.phone) if x) or w["none"]
-    lines.append(f"{w['contact']}: {e(contact)}")
+    label = w["callback"] if data.channel == "phone" and data.phone else w["contact"]
+    lines.append(f"{label}: {e(contact)}")
     lines.append(f"{w['needs']}: {e('; '.join(data.needs) or w['none'])}")
     if data.excerpt:
         lines.append(f"\n<b>{w['last']}</b>")
