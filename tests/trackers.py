@@ -15,9 +15,14 @@ def user_turn(
     slots: dict[str, Any] | None = None,
     active_loop: str | None = None,
     sender: str = "c1",
+    channel: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    before: list[dict[str, Any]] | None = None,
 ) -> Tracker:
     """A tracker whose latest message is ``text`` read as ``intent`` with ``entities``
-    (type, value) and whose slots are ``slots``; spans point at the value in the text."""
+    (type, value) and whose slots are ``slots``; spans point at the value in the text. The
+    message came through the input ``channel`` with ``metadata``, after the events ``before``
+    (what the assistant said last, say)."""
     found = []
     for entity, value in entities or []:
         start = text.find(str(value)) if str(value) in text else 0
@@ -27,7 +32,10 @@ def user_turn(
     events = [
         ActionExecuted("action_listen"),
         *(SlotSet(name, value) for name, value in (slots or {}).items()),
-        UserUttered(text, parse_data=parse),
+        *(before or []),
+        # The server's user events carry the channel's metadata (rasa_sdk's builder has no
+        # argument for it).
+        {**UserUttered(text, parse_data=parse, input_channel=channel), "metadata": metadata or {}},
     ]
     return Tracker(
         sender_id=sender,

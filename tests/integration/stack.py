@@ -57,6 +57,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "TWILIO_ACCOUNT_SID": settings.twilio_account_sid or "",
         "TWILIO_AUTH_TOKEN": settings.twilio_auth_token or "",
         "TWILIO_FROM_NUMBER": settings.twilio_from_number or "",
+        "PHONE_PUBLIC_URL": settings.phone_public_url or "",
+        "PHONE_LANGUAGE": settings.phone_language,
         "MAX_ACTIVE_BOOKINGS": str(settings.max_active_bookings),
         "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token or "",
         "TELEGRAM_API_BASE_URL": settings.telegram_api_base_url,
@@ -220,12 +222,13 @@ def running_stack(
 
 
 @contextmanager
-def stack_in(folder: Path, **overrides: Any) -> Iterator[Stack]:
+def stack_in(folder: Path, with_gateway: bool = False, **overrides: Any) -> Iterator[Stack]:
     """The stack on free ports with its settings and databases in ``folder``."""
     from tests.conftest import make_settings
 
     ports = {"rasa_port": free_port(), "actions_port": free_port(), "gateway_port": free_port()}
-    with running_stack(make_settings(folder, **{**ports, **overrides})) as stack:
+    settings = make_settings(folder, **{**ports, **overrides})
+    with running_stack(settings, with_gateway=with_gateway) as stack:
         yield stack
 
 

@@ -5,6 +5,7 @@ agent behind them is a stand-in, which records what reaches it and answers throu
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 import uuid
@@ -24,6 +25,8 @@ from sanic import Sanic
 
 from channels.limits import SLOW_DOWN, SenderLimiter
 from channels.phone import PhoneInput
+from channels.phone_calls import PhoneOutput, proactive_request, transfer_to
+from channels.phone_guard import twilio_signature
 from channels.rest import GuardedRestInput
 from channels.socketio import SESSION_REFUSED, LimitedSocketIOInput
 from channels.webchat_sessions import SessionSigner
@@ -427,19 +430,8 @@ def test_without_the_key_rasa_signs_sessions_itself(monkeypatch: pytest.MonkeyPa
 
 
 @asynccontextmanager
-async def gateway_saying(handled_by: str, seen: list[dict[str, Any]]) -> AsyncIterator[str]:
-    """A stand-in for the gateway's relay check: records the question, answers ``handled_by``."""
-    app = Sanic(f"gateway_{uuid.uuid4().hex}", configure_logging=False)
-
-    @app.post("/internal/relay/inbound")
-    async def inbound(request: Any) -> Any:
-        from sanic.response import json as answer
-
-        if request.headers.get("Authorization") != "Bearer relay-token":
-            return answer({"error": "forbidden"}, status=403)
-        seen.append(request.json)
-        return answer({"handled_by": handled_by})
-
+async def sanic_serving(app: Any) -> AsyncIterator[str]:
+    """``app`` on a free loopback port; its base URL."""
     port = free_port()
     server: Any = await app.create_server("127.0.0.1", port, return_asyncio_server=True)
     await server.startup()
@@ -452,6 +444,34 @@ async def gateway_saying(handled_by: str, seen: list[dict[str, Any]]) -> AsyncIt
         server.close()
         await server.wait_closed()
         await server.after_stop()
+
+
+@asynccontextmanager
+async def gateway_saying(handled_by: str, seen: list[dict[str, Any]]) -> AsyncIterator[str]:
+    """A stand-in for the gateway: records the relay checks (answering ``handled_by``) and the
+    call outcomes the phone channel hands over."""
+    app = Sanic(f"gateway_{uuid.uuid4().hex}", configure_logging=False)
+
+    @app.post("/internal/relay/inbound")
+    async def inbound(request: Any) -> Any:
+        from sanic.response import json as answer
+
+        if request.headers.get("Authorization") != "Bearer relay-token":
+            return answer({"error": "forbidden"}, status=403)
+        seen.append(request.json)
+        return answer({"handled_by": handled_by})
+
+    @app.post("/internal/phone/calls")
+    async def calls(request: Any) -> Any:
+        from sanic.response import json as answer
+
+        if request.headers.get("Authorization") != "Bearer relay-token":
+            return answer({"error": "forbidden"}, status=403)
+        seen.append(request.json)
+        return answer({"status": request.json["status"]})
+
+    async with sanic_serving(app) as url:
+        yield url
 
 
 @pytest.mark.parametrize(
@@ -491,3 +511,82 @@ def test_without_the_gateway_the_assistant_answers(monkeypatch: pytest.MonkeyPat
             return server.agent.texts_of("rest-8")
 
     assert run(scenario) == ["你好"]
+
+
+# --- the phone channel's calls -----------------------------------------------------------------
+
+PHONE_TOKEN = "phone-auth-token"
+PUBLIC = "https://dealer.example.com"
+
+
+def test_call_outcomes_are_handed_to_the_gateway_under_the_customers_conversation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    caller, customer = "+8613911112222", "+8613833334444"
+    inbound = {
+        "CallSid": "CA" + "a" * 32,
+        "CallStatus": "completed",
+        "CallDuration": "42",
+        "Direction": "inbound",
+        "From": caller,
+        "To": "+862150001234",
+    }
+    placed = {"CallSid": "CA" + "b" * 32, "CallStatus": "no-answer", "CallDuration": "0",
+              "Direction": "outbound-api", "From": "+862150001234", "To": customer}  # fmt: skip
+
+    async def scenario() -> tuple[list[int], list[dict[str, Any]]]:
+        seen: list[dict[str, Any]] = []
+        async with gateway_saying("assistant", seen) as gateway:
+            channels = loaded_channels(
+                monkeypatch, TWILIO_AUTH_TOKEN=PHONE_TOKEN, PHONE_PUBLIC_URL=PUBLIC,
+                DA_GATEWAY_URL=gateway, DA_RELAY_TOKEN="relay-token",
+            )  # fmt: skip
+            async with serving(channels) as server, aiohttp.ClientSession() as http:
+                statuses = []
+                for params in (inbound, placed, {**placed, "CallStatus": "busy"}):
+                    url = "/webhooks/phone/status"
+                    signature = twilio_signature(PHONE_TOKEN, PUBLIC + url, params)
+                    async with http.post(
+                        server.url + url, data=params, headers={"X-Twilio-Signature": signature}
+                    ) as response:
+                        statuses.append(response.status)
+                async with http.post(server.url + url, data=inbound) as forged:
+                    statuses.append(forged.status)
+                return statuses, seen
+
+    statuses, seen = run(scenario)
+    assert statuses == [204, 204, 204, 403]
+    assert seen == [
+        {"call_sid": inbound["CallSid"], "sender_id": f"phone:{caller}", "status": "completed",
+         "direction": "inbound", "duration": "42"},
+        {"call_sid": placed["CallSid"], "sender_id": f"phone:{customer}", "status": "no-answer",
+         "direction": "outbound-api", "duration": "0"},
+        {"call_sid": placed["CallSid"], "sender_id": f"phone:{customer}", "status": "busy",
+         "direction": "outbound-api", "duration": "0"},
+    ]  # fmt: skip
+
+
+def test_a_placed_call_names_only_the_proactive_actions_and_their_slots() -> None:
+    slots = json.dumps({"proactive_ref": "survey:3:d1", "survey_id": "3", "name": "x"})
+    assert proactive_request({"proactive": ["action_start_survey"], "slots": [slots]}) == (
+        "action_start_survey",
+        {"proactive_ref": "survey:3:d1", "survey_id": "3"},
+    )
+    assert proactive_request({"proactive": ["action_erase_personal_data"]}) is None
+    assert proactive_request({"proactive": ["action_start_survey"], "slots": ["{not json"]}) is None
+    assert proactive_request({}) is None
+
+
+def test_a_transfer_is_kept_for_the_call_and_other_custom_payloads_are_not() -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        output = PhoneOutput()
+        await output.send_custom_json("phone:+8613800138000", {"dial": "+862150001234"})
+        await output.send_custom_json("phone:+8613800138000", {"card": {"title": "x"}})
+        await output.send_image_url("phone:+8613800138000", "https://example.com/a.jpg")
+        messages: list[dict[str, Any]] = output.messages
+        return messages
+
+    messages = run(scenario)
+    assert [m.get("custom") for m in messages] == [{"dial": "+862150001234"}]
+    assert transfer_to(messages) == "+862150001234"
+    assert transfer_to([{"text": "你好"}]) is None

@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions.base import Services
 from actions.handoff import ActionHandOff, negotiating
 from actions.vehicles import ActionAnswerPrice
+from bot.channels.telegram.cards import card_data, card_text
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
@@ -108,3 +110,46 @@ async def test_bargaining_gets_the_guide_price_then_a_consultant(
     with sessions() as session:
         reasons = session.scalars(select(Handoff.reason).order_by(Handoff.id)).all()
         assert reasons == ["price", "price"]
+
+
+CALLER = "+8613912345678"
+
+
+def phone_turn(text: str, intent: str) -> Tracker:
+    return user_turn(
+        text, intent, sender=f"phone:{CALLER}", channel="phone",
+        metadata={"language": "zh", "caller": CALLER},
+    )  # fmt: skip
+
+
+async def test_by_phone_an_open_showroom_takes_the_call(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    services = services_at(sessions, tmp_path, OPEN)
+    dispatcher = CollectingDispatcher()
+    await ActionHandOff(services).run(dispatcher, phone_turn("我要投诉", "complain"), load_domain())
+    showroom = load_dealer_data().dealer.phone
+    assert [m.get("response") or m.get("custom") for m in dispatcher.messages] == [
+        "utter_complaint_registered",
+        "utter_handoff_transfer",
+        {"dial": showroom},
+    ]
+    with sessions() as session:
+        [handoff] = session.scalars(select(Handoff)).all()
+        assert (handoff.sender_id, handoff.channel) == (f"phone:{CALLER}", "phone")
+        # The consultant's card says whom to call back, should the transfer not be answered.
+        card = card_text(card_data(session, handoff), "zh")
+    assert f"📞 请回电: {CALLER}" in card
+
+
+async def test_by_phone_after_hours_a_consultant_calls_back_when_the_showroom_opens(
+    sessions: SessionFactory, tmp_path: Path
+) -> None:
+    services = services_at(sessions, tmp_path, CLOSED)
+    dispatcher = CollectingDispatcher()
+    tracker = phone_turn("帮我找个销售", "request_human")
+    await ActionHandOff(services).run(dispatcher, tracker, load_domain())
+    [said] = dispatcher.messages
+    assert said["response"] == "utter_handoff_callback_at_opening"
+    assert "9" in said["opening"]  # the next opening, in words
+    assert not any(m.get("custom") for m in dispatcher.messages)

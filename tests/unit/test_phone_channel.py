@@ -17,11 +17,13 @@ from channels.phone_guard import CallMemory, ReplayCache, twilio_signature
 from channels.phone_speech import (
     Option,
     as_language,
+    keyed_in,
     numbered_options,
     options_sentence,
     speakable,
     speech_language,
     spoken_turn,
+    written_language,
 )
 from crm_bridge.settings import PROJECT_ROOT
 
@@ -37,8 +39,10 @@ from crm_bridge.settings import PROJECT_ROOT
         ("优惠后 389,800元", "优惠后 三十八万九千八百元"),
         ("价格 ¥350000", "价格 三十五万元"),
         ("价格 ¥35.98万", "价格 三十五点九八万元"),
-        ("明天10:00到店", "明天十点到店"),
-        ("营业时间 9:00-18:30", "营业时间 九点到十八点半"),
+        ("明天10:00到店", "明天上午十点到店"),
+        ("营业时间 9:00-18:30", "营业时间 上午九点到晚上六点半"),
+        ("12月5日（周六） 14:00", "12月5日周六 下午两点"),
+        ("周六上午10:00", "周六上午十点"),
         ("下午14:05", "下午十四点零五分"),
         ("手机+8613812345678。", "手机幺三八幺二三四五六七八。"),
         ("电话 +862168880000", "电话 零二幺六八八八零零零零"),
@@ -55,7 +59,8 @@ def test_chinese_speech_reads_well(text: str, spoken: str) -> None:
 
 
 def test_english_speech_keeps_its_numbers_and_spells_phone_numbers() -> None:
-    assert speakable("From CNY 392,800 at 10:30.", "en") == "From CNY 392,800 at 10:30."
+    assert speakable("From CNY 392,800 at 10:30.", "en") == "From CNY 392,800 at 10:30 AM."
+    assert speakable("at 10:30 am", "en") == "at 10:30 am"
     assert speakable("Call **+8613812345678**", "en") == "Call plus 8 6 1 3 8 1 2 3 4 5 6 7 8"
     assert speakable("Hello\nthere", "en") == "Hello there"
 
@@ -191,7 +196,7 @@ _RASA_SIDE = textwrap.dedent(
         path, _, query = url.split("//", 1)[1].partition("/")[2].partition("?")
         headers = {"X-Twilio-Signature": signature} if signature else {}
         return SimpleNamespace(url=url, path="/" + path, query_string=query,
-                               headers=headers, form=params)
+                               headers=headers, form=params, args={})
 
     local = "http://127.0.0.1:5005/webhooks/phone/webhook?n=abc"
     public = "https://dealer.example.com/webhooks/phone/webhook?n=abc"
@@ -285,3 +290,40 @@ def test_a_failure_in_rasa_is_apologised_for(rasa_side: dict[str, object]) -> No
 
 def test_configuration_from_the_environment(rasa_side: dict[str, object]) -> None:
     assert rasa_side["configured"] == [True, "en", "Polly.Matthew", "Polly.Zhiyu"]
+
+
+def test_survey_scores_are_keyed_by_the_score_itself() -> None:
+    satisfaction = [
+        {"title": f"{n} {word}", "payload": "/inform" + json.dumps({"rating": n})}
+        for n, word in ((5, "非常满意"), (4, "满意"), (3, "一般"), (2, "不满意"), (1, "非常不满意"))
+    ]
+    options = numbered_options(satisfaction, "zh")
+    assert [(o.key, o.title) for o in options][:2] == [("5", "非常满意"), ("4", "满意")]
+    assert not keyed_in(options)
+    assert options_sentence(options, "zh").startswith("按5，非常满意；按4，满意；")
+    recommend = [
+        {"title": str(n), "payload": "/inform" + json.dumps({"rating": n})}
+        for n in range(10, -1, -1)
+    ]
+    options = numbered_options(recommend, "en")
+    assert {o.key for o in options} == {str(n) for n in range(11)}  # 0 and 10 too, past 8 keys
+    assert keyed_in(options)
+    assert options_sentence(options, "en") == (
+        "Say your score, or key in a number from 0 to 10 and press hash."
+    )
+    assert "0到10" in options_sentence(options, "zh")
+    # A menu with one score button among others is an ordinary menu.
+    mixed = [recommend[0], {"title": "跳过", "payload": "/deny"}]
+    assert [o.key for o in numbered_options(mixed, "zh")] == ["1", "2"]
+
+
+def test_english_times_are_said_on_the_twelve_hour_clock() -> None:
+    assert speakable("Press 1 for Wed 2 Dec, 15:00.", "en") == "Press 1 for Wed 2 Dec, 3 PM."
+    assert speakable("Open 9:00-18:30", "en") == "Open 9 AM-6:30 PM"
+
+
+def test_a_reply_is_in_the_language_most_of_its_letters_are() -> None:
+    assert written_language("Booked! Your consultant 王磊 will be waiting for you.") == "en"
+    assert written_language("请确认：12月2日 试驾 Q5L，预约人 John") == "zh"
+    assert written_language("Q5L、A6L、Q4 e-tron 都有现车") == "zh"
+    assert written_language("12:00 ✅") is None

@@ -12,13 +12,16 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
+from actions import contact
 from actions.base import Services
+from actions.contact import ActionAskQualificationFormPhone, ActionAskTestDriveFormPhone
 from actions.qualification import ActionSubmitQualification, ValidateQualificationForm
+from crm_bridge import identity
 from crm_bridge.catalog import load_dealer_data_into
 from crm_bridge.db import SessionFactory, transaction
 from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.exports import lead_records
-from crm_bridge.models import Customer, Handoff, Lead
+from crm_bridge.models import Customer, Handoff, Lead, VerifiedPhone
 from tests.conftest import make_services, make_settings
 from tests.domain import load_domain
 
@@ -42,8 +45,12 @@ def turn(
     requested: str | None = None,
     entities: list[dict[str, Any]] | None = None,
     sender: str = "c1",
+    channel: str = "rest",
+    metadata: dict[str, Any] | None = None,
+    asked: str | None = None,
 ) -> Tracker:
-    """The tracker Rasa's form hands to the validation action after a customer message."""
+    """The tracker Rasa's form hands to the validation action after a customer message, which
+    came through ``channel`` with ``metadata``, after the question (the response) ``asked``."""
     parse = {
         "text": text,
         "intent": {"name": intent, "confidence": 0.9},
@@ -52,9 +59,10 @@ def turn(
     before, candidates = before or {}, candidates or {}
     events: list[dict[str, Any]] = [
         *({"event": "slot", "name": k, "value": v} for k, v in before.items()),
+        *([{"event": "bot", "text": "?", "metadata": {"utter_action": asked}}] if asked else []),
         {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest",
-         "timestamp": NOW.timestamp(), "metadata": {}},
+        {"event": "user", "text": text, "parse_data": parse, "input_channel": channel,
+         "timestamp": NOW.timestamp(), "metadata": metadata or {}},
         {"event": "slot", "name": "requested_slot", "value": requested},
         {"event": "action", "name": FORM},
         *({"event": "slot", "name": k, "value": v} for k, v in candidates.items()),
@@ -383,3 +391,68 @@ async def test_the_payment_named_answers_how_to_pay_whatever_the_intent(services
              requested="payment", entities=loan),
     )  # fmt: skip
     assert slots.get("payment") is None
+
+
+# --- by phone: the number the customer calls from --------------------------------------------
+
+CALLER = "+8613912345678"
+BY_PHONE: dict[str, Any] = {"sender": f"phone:{CALLER}", "channel": "phone",
+            "metadata": {"language": "zh", "caller": CALLER}}  # fmt: skip
+KNOWN = {**{k: v for k, v in FIRST.items() if k != "phone"}, "consent": True,
+         "purchase_timeline": 30, "payment": "cash", "trade_in": False}  # fmt: skip
+
+
+async def test_by_phone_a_yes_to_the_number_calling_from_takes_it_and_proves_it(
+    services: Services, sessions: SessionFactory
+) -> None:
+    tracker = turn("对，就打这个", "affirm", before=KNOWN, requested="phone",
+                   asked=contact.OFFER, **BY_PHONE)  # fmt: skip
+    slots, said = await validate(services, tracker)
+    assert slots["phone"] == CALLER
+    assert said == []
+    with sessions() as session:
+        assert identity.verified_phones(session, f"phone:{CALLER}") == {CALLER}
+        assert session.scalars(select(VerifiedPhone.via)).all() == ["caller_id"]
+    [lead] = leads(sessions)
+    assert lead["phone"] == CALLER
+
+
+async def test_by_phone_a_no_to_it_gets_the_plain_question_not_a_skip(
+    services: Services, sessions: SessionFactory
+) -> None:
+    tracker = turn("不用，换一个号码", "deny", before=KNOWN, requested="phone",
+                   asked=contact.OFFER, **BY_PHONE)  # fmt: skip
+    slots, said = await validate(services, tracker)
+    assert slots.get("phone") is None
+    assert said == []  # neither "invalid number" nor "let's skip that"
+    assert "skipped_slots" not in slots
+    assert slots["requested_slot"] == "phone"
+    dispatcher = CollectingDispatcher()
+    await ActionAskQualificationFormPhone().run(dispatcher, tracker, load_domain())
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_phone"]
+    # Another number given then is taken, and proves nothing.
+    given = turn("13711112222", "inform", before=KNOWN, requested="phone",
+                 candidates={"phone": "13711112222"}, **BY_PHONE)  # fmt: skip
+    slots, said = await validate(services, given)
+    assert slots["phone"] == "+8613711112222"
+    with sessions() as session:
+        assert identity.verified_phones(session, f"phone:{CALLER}") == set()
+
+
+async def test_the_caller_is_offered_their_number_and_nobody_else_is(services: Services) -> None:
+    domain = load_domain()
+    by_phone = turn("李娜", "inform", before=KNOWN, requested="name", **BY_PHONE)
+    dispatcher = CollectingDispatcher()
+    await ActionAskQualificationFormPhone().run(dispatcher, by_phone, domain)
+    [offer] = dispatcher.messages
+    assert (offer["response"], offer["tail"]) == (contact.OFFER, "5678")
+    assert [b["payload"] for b in offer["buttons"]] == ["/affirm", "/deny"]
+    on_the_web = turn("李娜", "inform", before=KNOWN, requested="name")
+    dispatcher = CollectingDispatcher()
+    await ActionAskTestDriveFormPhone().run(dispatcher, on_the_web, domain)
+    assert [m["response"] for m in dispatcher.messages] == ["utter_ask_phone"]
+    # A yes on the web (no number it calls from) fills nothing.
+    slots, _ = await validate(
+        services, turn("好的", "affirm", before=KNOWN, requested="phone", asked=contact.OFFER)
+    )
+    assert slots.get("phone") is None
