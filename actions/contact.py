@@ -21,7 +21,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import exc
 
 from actions import slots as checks
-from actions.base import Services, conversation_channel, language_of, message_metadata
+from actions.base import Services, language_of, message_metadata
 from crm_bridge import identity
 
 logger = logging.getLogger(__name__)
@@ -36,8 +36,11 @@ CHOICES: Final = {
 
 
 def caller_number(tracker: Tracker) -> str | None:
-    """The number a phone customer is calling from (a signed call's ``From``), if known."""
-    if conversation_channel(tracker) != "phone":
+    """The number a phone customer is calling from (a signed call's ``From``), if known.
+
+    Only Rasa's phone channel (input channel "phone", which checks the provider's signature)
+    vouches for it: metadata a REST client sends naming a channel and a caller proves nothing."""
+    if tracker.get_latest_input_channel() != "phone":
         return None
     return checks.clean_phone(message_metadata(tracker).get("caller"))
 

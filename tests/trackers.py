@@ -47,3 +47,49 @@ def user_turn(
         active_loop={"name": active_loop} if active_loop else {},
         latest_action_name="action_listen",
     )
+
+
+def form_turn(
+    text: str,
+    intent: str,
+    *,
+    form: str,
+    at: float,
+    before: dict[str, Any] | None = None,
+    candidates: dict[str, Any] | None = None,
+    requested: str | None = None,
+    entities: list[dict[str, Any]] | None = None,
+    sender: str = "c1",
+    language: str = "zh",
+    channel: str = "rest",
+    metadata: dict[str, Any] | None = None,
+    asked: str | None = None,
+) -> Tracker:
+    """The tracker Rasa's ``form`` hands to its validation action after a customer message
+    (sent at the timestamp ``at`` through ``channel`` with ``metadata``), with the slots known
+    ``before``, the ``candidates`` Rasa extracted from it, and the question (response) ``asked``
+    just before; ``form=""`` is a message outside any form."""
+    parse = {"text": text, "intent": {"name": intent, "confidence": 0.9},
+             "entities": entities or []}  # fmt: skip
+    before, candidates = before or {}, candidates or {}
+    events: list[dict[str, Any]] = [
+        *({"event": "slot", "name": k, "value": v} for k, v in before.items()),
+        *([{"event": "bot", "text": "?", "metadata": {"utter_action": asked}}] if asked else []),
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": parse, "input_channel": channel,
+         "timestamp": at, "metadata": metadata or {}},
+        {"event": "slot", "name": "requested_slot", "value": requested},
+        {"event": "action", "name": form},
+        *({"event": "slot", "name": k, "value": v} for k, v in candidates.items()),
+    ]  # fmt: skip
+    slots = {"language": language, **before, **candidates, "requested_slot": requested}
+    return Tracker(
+        sender_id=sender,
+        slots=slots,
+        latest_message=parse,
+        events=events,
+        paused=False,
+        followup_action=None,
+        active_loop={"name": form} if form else {},
+        latest_action_name=form,
+    )

@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
+from actions import contact
 from actions import formatting as fmt
 from actions import slots as checks
 from actions.base import (
@@ -34,7 +35,15 @@ from crm_bridge.catalog import dealer
 
 class ManageBookingValidation(TestDriveValidation, ABC):
     """Finding the customer's booking: made in this conversation or with a number it verified;
-    several to choose from are offered as buttons."""
+    several to choose from are offered as buttons. By phone, the number the caller calls from is
+    their own: given here, it opens their bookings without a code."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        phone = checks.clean_phone(tracker.get_slot("phone"))
+        await contact.prove_caller(self.services, tracker, phone)
+        return list(await super().run(dispatcher, tracker, domain))
 
     async def candidates(self, tracker: Tracker) -> list[BookingView]:
         return await customer_bookings(self.services, tracker)

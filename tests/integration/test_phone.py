@@ -1,5 +1,7 @@
-"""The phone channel (channels/phone.py) on the real Rasa server: Twilio Voice webhooks, signed
-as Twilio signs them, answered in TwiML.
+"""The phone channel (channels/phone.py) on the real stack (Rasa, the action server, the gateway
+and the database): Twilio Voice webhooks, signed by the ``twilio`` package's own validator,
+answered in TwiML; whole calls in both languages; the calls the dealership places, through a
+local stub of the provider's Calls API.
 
 Rasa believes it is reached at ``PUBLIC`` (``PHONE_PUBLIC_URL``, as behind a proxy), so every
 request is signed over that URL, not over the loopback address it is actually posted to.
@@ -23,12 +25,12 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from twilio.request_validator import RequestValidator
 
 from bot.channels.phone.line import PhoneLine
 from bot.jobs import runtime as job_runtime
 from bot.jobs import surveys as survey_jobs
 from bot.jobs.channels import LoggedNotices, RasaConversations
-from channels.phone_guard import twilio_signature
 from crm_bridge import deliveries, identity, phone_calls
 from crm_bridge.conversations import start_conversation
 from crm_bridge.db import build_engine, build_session_factory, transaction
@@ -67,6 +69,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory, provider: SmsStub) -> Iterat
             twilio_api_base_url=provider.base_url,
         ) as running:  # fmt: skip
             yield running
+
+
+def twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
+    """The signature Twilio would send, computed by the ``twilio`` package itself."""
+    return str(RequestValidator(token).compute_signature(url, params))
 
 
 def post(

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from bot.channels.phone import status
 from bot.channels.phone.line import PhoneLine
-from bot.jobs import proactive, runtime
+from bot.jobs import proactive, reminders, runtime
 from bot.jobs import surveys as survey_jobs
 from bot.jobs.channels import RasaConversations
 from crm_bridge import phone_calls, privacy
@@ -36,6 +36,7 @@ from crm_bridge.settings import Settings
 from tests.conftest import make_settings
 from tests.job_fakes import Clock, Outbox
 from tests.sms_stub import FROM_NUMBER, SmsStub, running_sms_stub
+from tests.unit.test_reminders import THURSDAY_10, book
 from tests.unit.test_survey_jobs import CONFIG, DELIVERED, SHANGHAI, deliver
 
 PUBLIC = "https://dealer.example.com"
@@ -293,3 +294,17 @@ async def test_erasure_removes_the_calls(
         privacy.erase(session, SENDER, clock.now)
     with sessions() as session:
         assert phone_calls.of_sender(session, SENDER) == []
+
+
+async def test_a_test_drive_reminder_for_a_phone_customer_is_a_call(
+    sessions: SessionFactory, outbox: Outbox, stub: SmsStub, clock: Clock
+) -> None:
+    booking_id = book(sessions, THURSDAY_10, sender=SENDER)
+    clock.now = THURSDAY_10 - timedelta(hours=24)
+    await reminders.send_reminder(booking_id, "reminder_24h")
+    [call] = stub.calls
+    query = {k: v[0] for k, v in parse_qs(urlsplit(call["Url"]).query).items()}
+    assert query["proactive"] == "action_test_drive_reminder"
+    row = notification(sessions)
+    assert json.loads(query["slots"]) == {"proactive_ref": row.ref}
+    assert (row.kind, row.booking_id, row.status) == ("reminder_24h", booking_id, "sent")

@@ -24,6 +24,7 @@ from crm_bridge.exports import lead_records
 from crm_bridge.models import Customer, Handoff, Lead, VerifiedPhone
 from tests.conftest import make_services, make_settings
 from tests.domain import load_domain
+from tests.trackers import form_turn
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 FORM = "qualification_form"
@@ -36,48 +37,9 @@ def services(sessions: SessionFactory, tmp_path: Path) -> Services:
     return make_services(make_settings(tmp_path), sessions, lambda: NOW)
 
 
-def turn(
-    text: str,
-    intent: str,
-    *,
-    before: dict[str, Any] | None = None,
-    candidates: dict[str, Any] | None = None,
-    requested: str | None = None,
-    entities: list[dict[str, Any]] | None = None,
-    sender: str = "c1",
-    channel: str = "rest",
-    metadata: dict[str, Any] | None = None,
-    asked: str | None = None,
-) -> Tracker:
-    """The tracker Rasa's form hands to the validation action after a customer message, which
-    came through ``channel`` with ``metadata``, after the question (the response) ``asked``."""
-    parse = {
-        "text": text,
-        "intent": {"name": intent, "confidence": 0.9},
-        "entities": entities or [],
-    }
-    before, candidates = before or {}, candidates or {}
-    events: list[dict[str, Any]] = [
-        *({"event": "slot", "name": k, "value": v} for k, v in before.items()),
-        *([{"event": "bot", "text": "?", "metadata": {"utter_action": asked}}] if asked else []),
-        {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": text, "parse_data": parse, "input_channel": channel,
-         "timestamp": NOW.timestamp(), "metadata": metadata or {}},
-        {"event": "slot", "name": "requested_slot", "value": requested},
-        {"event": "action", "name": FORM},
-        *({"event": "slot", "name": k, "value": v} for k, v in candidates.items()),
-    ]  # fmt: skip
-    slots = {"language": "zh", **before, **candidates, "requested_slot": requested}
-    return Tracker(
-        sender_id=sender,
-        slots=slots,
-        latest_message=parse,
-        events=events,
-        paused=False,
-        followup_action=None,
-        active_loop={"name": FORM},
-        latest_action_name=FORM,
-    )
+def turn(text: str, intent: str, **details: Any) -> Tracker:
+    """The tracker the needs analysis hands to its validation action (tests/trackers.py)."""
+    return form_turn(text, intent, form=FORM, at=NOW.timestamp(), **details)
 
 
 async def validate(services: Services, tracker: Tracker) -> tuple[dict[str, Any], list[str]]:
@@ -456,3 +418,15 @@ async def test_the_caller_is_offered_their_number_and_nobody_else_is(services: S
         services, turn("好的", "affirm", before=KNOWN, requested="phone", asked=contact.OFFER)
     )
     assert slots.get("phone") is None
+
+
+async def test_a_rest_client_naming_a_phone_channel_and_a_caller_proves_nothing(
+    services: Services, sessions: SessionFactory
+) -> None:
+    forged = {**BY_PHONE, "channel": "rest",
+              "metadata": {"channel": "phone", "caller": CALLER}}  # fmt: skip
+    tracker = turn("对", "affirm", before=KNOWN, requested="phone", asked=contact.OFFER, **forged)
+    slots, _ = await validate(services, tracker)
+    assert slots.get("phone") is None
+    with sessions() as session:
+        assert identity.verified_phones(session, f"phone:{CALLER}") == set()

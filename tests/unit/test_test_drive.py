@@ -34,6 +34,7 @@ from crm_bridge.models import Booking, LeadEvent
 from tests.conftest import make_services, make_settings
 from tests.domain import load_domain
 from tests.sms_stub import running_sms_stub
+from tests.trackers import form_turn
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 2, 30, tzinfo=UTC)  # Monday 10:30 in Shanghai
@@ -48,40 +49,9 @@ def services(sessions: SessionFactory, tmp_path: Path) -> Services:
     return make_services(make_settings(tmp_path), sessions, lambda: NOW)
 
 
-def turn(
-    text: str,
-    intent: str,
-    *,
-    form: str = "test_drive_form",
-    before: dict[str, Any] | None = None,
-    candidates: dict[str, Any] | None = None,
-    requested: str | None = None,
-    sender: str = "c1",
-    language: str = "zh",
-) -> Tracker:
-    """The tracker Rasa's form hands to the validation action after a customer message."""
-    parse = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": []}
-    before, candidates = before or {}, candidates or {}
-    events: list[dict[str, Any]] = [
-        *({"event": "slot", "name": k, "value": v} for k, v in before.items()),
-        {"event": "action", "name": "action_listen"},
-        {"event": "user", "text": text, "parse_data": parse, "input_channel": "rest",
-         "timestamp": NOW.timestamp(), "metadata": {}},
-        {"event": "slot", "name": "requested_slot", "value": requested},
-        {"event": "action", "name": form},
-        *({"event": "slot", "name": k, "value": v} for k, v in candidates.items()),
-    ]  # fmt: skip
-    slots = {"language": language, **before, **candidates, "requested_slot": requested}
-    return Tracker(
-        sender_id=sender,
-        slots=slots,
-        latest_message=parse,
-        events=events,
-        paused=False,
-        followup_action=None,
-        active_loop={"name": form} if form else {},
-        latest_action_name=form,
-    )
+def turn(text: str, intent: str, *, form: str = "test_drive_form", **details: Any) -> Tracker:
+    """The tracker ``form`` hands to its validation action (tests/trackers.py)."""
+    return form_turn(text, intent, form=form, at=NOW.timestamp(), **details)
 
 
 async def run(action: Action, tracker: Tracker) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -353,6 +323,38 @@ async def test_a_booking_made_elsewhere_needs_the_number_verified(
         # A code works once.
         slots, said = await run(form, typed(code))
         assert (responses(said), slots["verification_code"]) == (["utter_verify_failed"], "failed")
+
+
+async def test_by_phone_the_number_the_caller_calls_from_opens_their_bookings(
+    services: Services,
+) -> None:
+    """A booking made on the web, moved by phone: the signed call's own number needs no code."""
+    _book(services, TUESDAY_10, sender="web-1")
+    _book(services, TUESDAY_10 + timedelta(days=2), sender="web-1", model="A6L")
+    validation = ValidateRescheduleForm(services)
+    caller = f"phone:{PHONE}"
+    by_phone: dict[str, Any] = {"sender": caller, "channel": "phone", "metadata": {"caller": PHONE}}
+    tracker = turn("13800138000", "inform", form="reschedule_form", before={"phone": PHONE},
+                   requested="phone", **by_phone)  # fmt: skip
+    assert await validation.required_slots([], CollectingDispatcher(), tracker, load_domain()) == []
+    given: dict[str, Any] = {
+        "form": "reschedule_form",
+        "candidates": {"phone": PHONE},
+        "requested": "phone",
+    }
+    await run(validation, turn("13800138000", "inform", **given, **by_phone))
+    assert await validation.required_slots([], CollectingDispatcher(), tracker, load_domain()) == [
+        "td_booking"
+    ]
+    # Another caller giving that number proves nothing.
+    other: dict[str, Any] = {**by_phone, "sender": "phone:+8613911112222",
+             "metadata": {"caller": "+8613911112222"}}  # fmt: skip
+    stranger = turn("13800138000", "inform", form="reschedule_form", before={"phone": PHONE},
+                    requested="phone", **other)  # fmt: skip
+    await run(validation, turn("13800138000", "inform", **given, **other))
+    assert (
+        await validation.required_slots([], CollectingDispatcher(), stranger, load_domain()) == []
+    )
 
 
 async def test_without_sms_a_person_confirms_before_anything_changes(services: Services) -> None:
