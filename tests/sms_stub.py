@@ -1,7 +1,8 @@
 """A local stand-in for the voice and SMS provider's REST API (Twilio's wire format): form-encoded
 POST /2010-04-01/Accounts/{AccountSid}/Messages.json (a text) and .../Calls.json (a call placed:
 ``To``, ``From``, ``Url``, ``StatusCallback``) with HTTP Basic auth (account SID and auth token),
-answered 201 with the message or call resource as JSON; wrong credentials get Twilio's 401."""
+answered 201 with the message or call resource as JSON; GET .../Calls/{CallSid}.json reads a call
+placed (its status as the test sets it in ``call_status``); wrong credentials get Twilio's 401."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from urllib.parse import parse_qs
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "stub-auth-token"
 FROM_NUMBER = "+862168880000"
+CALL_PATH = re.compile(
+    r"^/2010-04-01/Accounts/AC[0-9a-f]{32}/Calls/(?P<call>CA[0-9a-f]{32})\.json$"
+)
 PATH = re.compile(
     r"^/2010-04-01/Accounts/(?P<sid>AC[0-9a-f]{32})/(?P<resource>Messages|Calls)\.json$"
 )
@@ -32,6 +36,7 @@ class SmsStub:
     base_url: str = ""
     sent: list[dict[str, str]] = field(default_factory=list)
     calls: list[dict[str, str]] = field(default_factory=list)  # with the "Sid" given
+    call_status: dict[str, tuple[str, str]] = field(default_factory=dict)  # sid: status, duration
     fail_with: int | None = None  # answer every request with this status instead
     auth_token: str = AUTH_TOKEN
 
@@ -67,6 +72,22 @@ def _handler(stub: SmsStub) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            match = CALL_PATH.match(self.path)
+            expected = base64.b64encode(f"{ACCOUNT_SID}:{stub.auth_token}".encode()).decode()
+            if self.headers.get("Authorization") != f"Basic {expected}":
+                self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                return
+            placed = [c for c in stub.calls if match and c["Sid"] == match.group("call")]
+            if match is None or not placed:
+                self._answer(404, {"code": 20404, "message": "Not found", "status": 404})
+                return
+            status, duration = stub.call_status.get(placed[0]["Sid"], ("queued", ""))
+            self._answer(200, {"sid": placed[0]["Sid"], "account_sid": ACCOUNT_SID,
+                               "to": placed[0]["To"], "from": placed[0]["From"],
+                               "status": status, "duration": duration or None,
+                               "direction": "outbound-api"})  # fmt: skip
 
         def do_POST(self) -> None:
             match = PATH.match(self.path)

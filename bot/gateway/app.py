@@ -24,6 +24,7 @@ from bot.channels.phone.line import PhoneLine
 from bot.channels.rasa import RasaClient
 from bot.gateway import landing, webchat_sessions
 from bot.gateway import telegram as telegram_side
+from bot.jobs import calls as call_jobs
 from bot.jobs import channels as job_channels
 from bot.jobs import follow_ups as follow_up_jobs
 from bot.jobs import handoff as handoff_jobs
@@ -153,6 +154,7 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
                 app.state.telegram = telegram
                 bot = telegram.bot if telegram is not None else None
                 db = functools.partial(job_runtime.in_thread, sessions)
+                line = PhoneLine.from_settings(settings, db)
                 job_runtime.configure(
                     job_runtime.Runtime(
                         sessions=sessions,
@@ -163,7 +165,7 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
                             settings.effective_rasa_token(),
                             client,
                             telegram,
-                            PhoneLine.from_settings(settings, db),
+                            line,
                         ),
                         consultants=job_channels.consultant_channel(settings, bot),
                         quiet=QuietHours(
@@ -171,6 +173,7 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
                         ),
                         surveys=surveys,
                         report=job_channels.managers_report(telegram),
+                        phone=line,
                     )
                 )
                 handoff_jobs.configure(telegram)
@@ -178,6 +181,7 @@ def create_app(settings: Settings, engine: Engine) -> Starlette:
                 follow_up_jobs.configure(telegram, settings)
                 reminders.schedule_sync(scheduler)
                 proactive.schedule_retries(scheduler)
+                call_jobs.schedule(scheduler)
                 nudges.schedule(scheduler, timedelta(hours=settings.nudge_after_hours))
                 handoff_jobs.schedule(scheduler)
                 ticket_jobs.schedule(scheduler)

@@ -40,6 +40,8 @@ class Runtime:
     surveys: SurveyConfig | None = None
     # Tells the managers about a message that could not be delivered.
     report: Callable[[str], Awaitable[None]] = field(default=_log_only)
+    # The line calls are placed on (bot.channels.phone.line.PhoneLine); None: no calls.
+    phone: Any = None
 
     def allowed_at(self, at: datetime) -> datetime:
         """``at``, or the end of the quiet hours it falls in."""

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from bot.channels.phone import status
 from bot.channels.phone.line import PhoneLine
-from bot.jobs import proactive, reminders, runtime
+from bot.jobs import calls, proactive, reminders, runtime
 from bot.jobs import surveys as survey_jobs
 from bot.jobs.channels import RasaConversations
 from crm_bridge import phone_calls, privacy
@@ -90,6 +90,7 @@ async def outbox(
             runtime.Runtime(
                 sessions, SHANGHAI, BackgroundScheduler(), customers=customers, consultants=out,
                 clock=clock, quiet=QuietHours(SHANGHAI), surveys=CONFIG, report=out.report,
+                phone=line,
             )
         )  # fmt: skip
         yield out
@@ -308,3 +309,21 @@ async def test_a_test_drive_reminder_for_a_phone_customer_is_a_call(
     row = notification(sessions)
     assert json.loads(query["slots"]) == {"proactive_ref": row.ref}
     assert (row.kind, row.booking_id, row.status) == ("reminder_24h", booking_id, "sent")
+
+
+async def test_a_call_whose_end_was_never_reported_is_asked_of_the_provider(
+    sessions: SessionFactory, outbox: Outbox, stub: SmsStub, clock: Clock
+) -> None:
+    first, _, _ = deliver(sessions, DELIVERED, sender=SENDER, phone="13800138000")
+    await survey_jobs.send_survey(first)
+    sid = stub.calls[0]["Sid"]
+    assert await calls.sweep() == 0  # just placed: its report may still come
+    clock.now += timedelta(minutes=20)
+    assert await calls.sweep() == 0  # the provider says it is still ringing ("queued")
+    stub.call_status[sid] = ("no-answer", "0")
+    assert await calls.sweep() == 1
+    row = notification(sessions)
+    assert (row.status, row.next_attempt_at) == ("pending", clock.now + timedelta(hours=1))
+    assert await calls.sweep() == 0  # settled: not asked again
+    with sessions() as session:
+        assert [c.status for c in phone_calls.of_sender(session, SENDER)] == ["no-answer"]

@@ -110,3 +110,9 @@ class PhoneLine:
         await self.db(lambda s: phone_calls.placed(s, sid, sender_id, ref, at))
         logger.info("call %s placed for %s", sid, ref or action)
         return sid
+
+    async def status_of(self, call_sid: str) -> tuple[str, int | None]:
+        """How the provider says the call went: its status and duration in seconds."""
+        call = await asyncio.to_thread(self.client.calls(call_sid).fetch)
+        duration = int(call.duration) if call.duration not in (None, "") else None
+        return str(call.status), duration

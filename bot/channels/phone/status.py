@@ -1,6 +1,7 @@
 """Call outcomes the phone channel in Rasa hands over (``POST /internal/phone/calls``, with the
 shared ``DA_RELAY_TOKEN``): each is recorded on its conversation (``phone_calls``), and a call
-the dealership placed that nobody answered sends its message back to be tried again."""
+the dealership placed that nobody answered sends its message back to be tried again
+(``bot.jobs.calls.outcome``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from bot.jobs import proactive
-from bot.jobs.runtime import current
-from crm_bridge import phone_calls
+from bot.jobs import calls
 from crm_bridge.models import CALL_STATUSES
 from crm_bridge.settings import Settings
 
@@ -42,14 +41,5 @@ async def call_status(request: Request) -> Response:
         return JSONResponse({"error": "not a call of a phone conversation"}, status_code=400)
     if status not in CALL_STATUSES:
         return JSONResponse({"error": f"unknown status {status[:20]!r}"}, status_code=400)
-    runtime = current()
-    at = runtime.clock()
-    outcome = await runtime.db(
-        lambda s: phone_calls.report(
-            s, call_sid=call_sid, sender_id=sender, direction=direction, status=status,
-            duration=duration, at=at,
-        )
-    )  # fmt: skip
-    if outcome.unanswered and outcome.notification_id is not None:
-        await proactive.unanswered(outcome.notification_id, status)
-    return JSONResponse({"status": outcome.status})
+    now = await calls.outcome(call_sid, sender, direction, status, duration)
+    return JSONResponse({"status": now})
