@@ -47,6 +47,7 @@ from actions.vehicles import (
     ActionAnswerStock,
     ActionCompareModels,
     ActionRouteStatement,
+    ActionUnsure,
 )
 from actions.verification import ActionSubmitVerifyPhone, ValidateVerifyPhoneForm
 
@@ -69,6 +70,7 @@ def build_actions(services: Services) -> list[Action]:
         ActionErasePersonalData(services),
         ActionStartTestDrive(services),
         ActionRouteStatement(services),
+        ActionUnsure(services),
         ActionAcceptOffer(),
         ActionAskQualificationFormPhone(),
         ActionAskTestDriveFormPhone(),

@@ -327,6 +327,31 @@ async def test_a_statement_follows_up_or_starts_the_needs_analysis(services: Ser
     assert (said, slots["followup"]) == ([], "qualification_form")
 
 
+async def test_a_follow_up_the_nlu_was_unsure_of_is_still_answered(services: Services) -> None:
+    """Short follow-ups sit near the fallback threshold; naming a car after a question about the
+    cars, they continue it. Anything else unsure is asked to rephrase."""
+    from actions.vehicles import ActionUnsure
+
+    asked = {"focus_model": "Q5L",
+             "last_question": {"topic": "feature", "features": ["adaptive_cruise"]}}  # fmt: skip
+    unsure = user_turn("and the Q7?", "nlu_fallback", [("car_model", "Q7")], asked)
+    said, _ = await run(ActionUnsure(services), unsure)
+    assert (said[0]["response"], said[0]["model"]) == ("utter_feature_availability", "Q7")
+    for text, entities, known in (
+        ("嗯那个就是随便问问天气怎么样", [], asked),
+        ("and the Q7?", [("car_model", "Q7")], {}),  # no question to continue
+        (
+            "my cousin has a Q7 and he says the seats are hard but whatever",
+            [("car_model", "Q7")],
+            asked,
+        ),  # not a bare follow-up
+    ):
+        said, _ = await run(
+            ActionUnsure(services), user_turn(text, "nlu_fallback", entities, known)
+        )
+        assert names(said) == ["utter_default"], text
+
+
 async def test_a_statement_that_asks_for_a_test_drive_starts_the_booking(
     services: Services,
 ) -> None:
