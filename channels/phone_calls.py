@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -24,12 +23,11 @@ import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.shared.core.events import SlotSet
 
+from channels.gateway import GatewayClient
+
 logger = logging.getLogger(__name__)
 
-GATEWAY_VARIABLE: Final = "DA_GATEWAY_URL"
-TOKEN_VARIABLE: Final = "DA_RELAY_TOKEN"  # noqa: S105 - a variable name
 CALLS_PATH: Final = "/internal/phone/calls"
-TIMEOUT: Final = aiohttp.ClientTimeout(total=5)
 # The actions a call placed by the dealership may run, and the slots it may set.
 PROACTIVE_ACTIONS: Final = frozenset({"action_start_survey", "action_test_drive_reminder"})
 PROACTIVE_SLOTS: Final = frozenset({"proactive_ref", "survey_id"})
@@ -121,20 +119,15 @@ async def run_proactive(
 class CallReports:
     """Hands call outcomes to the gateway; without it (not configured, down) they are logged."""
 
-    def __init__(self, gateway_url: str | None, token: str | None) -> None:
-        self.url = f"{gateway_url.rstrip('/')}{CALLS_PATH}" if gateway_url and token else None
-        self.token = token or ""
-        self._http: aiohttp.ClientSession | None = None
+    def __init__(self, gateway: GatewayClient) -> None:
+        self.gateway = gateway
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> CallReports:
-        env = os.environ if environ is None else environ
-        return cls(env.get(GATEWAY_VARIABLE) or None, env.get(TOKEN_VARIABLE) or None)
+        return cls(GatewayClient.from_environment(environ))
 
     async def report(self, params: Mapping[str, str], sender_id: str) -> None:
         """Tell the gateway how the call ``params["CallSid"]`` went (best effort)."""
-        if self.url is None:
-            return
         body = {
             "call_sid": params.get("CallSid", ""),
             "sender_id": sender_id,
@@ -142,13 +135,7 @@ class CallReports:
             "direction": params.get("Direction") or "inbound",
             "duration": params.get("CallDuration") or None,
         }
-        if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(timeout=TIMEOUT)
         try:
-            async with self._http.post(
-                self.url, json=body, headers={"Authorization": f"Bearer {self.token}"}
-            ) as response:
-                if response.status != 200:
-                    logger.warning("the gateway answered %d on a call report", response.status)
-        except (aiohttp.ClientError, TimeoutError) as error:
+            await self.gateway.post(CALLS_PATH, body)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             logger.warning("call report not delivered: %s", type(error).__name__)

@@ -56,7 +56,7 @@ class GuardedRestInput(RestInput):
         ``gate``: who answers a conversation a consultant handles."""
         self.token = token
         self.limiter = limiter or SenderLimiter.per_minute(DEFAULT_PER_MINUTE)
-        self.gate = gate or ConsultantGate(None, None)
+        self.gate = gate or ConsultantGate()
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Rasa's REST routes, with the message callback limited and, with a token, guarded."""

@@ -60,7 +60,7 @@ class LimitedSocketIOInput(SocketIOInput):
         """Rasa's socket.io settings (``args``, ``kwargs``), the allowance and the session key."""
         super().__init__(*args, **kwargs)
         self.limiter = limiter or SenderLimiter.per_minute(DEFAULT_PER_MINUTE)
-        self.gate = ConsultantGate(None, None)
+        self.gate = ConsultantGate()
         self.signer = signer or SessionSigner.from_environment()
         # socket id -> the session id it was confirmed (the only one it may send messages on)
         self.confirmed: dict[str, str] = {}

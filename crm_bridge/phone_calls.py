@@ -27,9 +27,8 @@ from crm_bridge.models import (
 
 @dataclass(frozen=True)
 class CallOutcome:
-    """What a status report changed: the call's row, and the message it carried, if any."""
+    """What a status report changed: the call's status now, and the message it carried."""
 
-    call_id: int
     status: str
     notification_id: int | None
     unanswered: bool  # an outbound call that ended without being answered, reported now
@@ -93,7 +92,7 @@ def report(
         and row.direction == "outbound"
         and status in UNANSWERED_CALL_STATUSES
     )
-    return CallOutcome(row.id, row.status, row.notification_id, unanswered)
+    return CallOutcome(row.status, row.notification_id, unanswered)
 
 
 def calls_for(session: Session, notification_id: int) -> int:

@@ -19,6 +19,7 @@ from bot.channels.rasa import RasaClient
 from bot.channels.telegram import relay
 from bot.channels.telegram.application import build_application, register
 from bot.channels.telegram.runtime import Telegram
+from bot.gateway import internal
 from crm_bridge.db import SessionFactory
 from crm_bridge.settings import Settings
 
@@ -98,9 +99,7 @@ async def webhook(request: Request) -> Response:
 async def relay_inbound(request: Request) -> Response:
     """Rasa's web and REST channels ask who answers a sender; a consultant gets the message."""
     telegram: Telegram | None = request.app.state.telegram
-    settings: Settings = request.app.state.settings
-    expected = f"Bearer {settings.effective_relay_token()}".encode()
-    if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected):
+    if not internal.from_rasa(request):
         return JSONResponse({"error": "forbidden"}, status_code=403)
     try:
         data = await request.json()

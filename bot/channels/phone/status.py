@@ -5,7 +5,6 @@ the dealership placed that nobody answered sends its message back to be tried ag
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 from typing import Final
@@ -13,9 +12,9 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from bot.gateway import internal
 from bot.jobs import calls
 from crm_bridge.models import CALL_STATUSES
-from crm_bridge.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +25,7 @@ SENDER: Final = re.compile(r"phone:(\+[1-9]\d{6,14}|CA[0-9a-fA-F]{32})")
 
 async def call_status(request: Request) -> Response:
     """Record a call's status; an unanswered call placed for a message is retried or reported."""
-    settings: Settings = request.app.state.settings
-    expected = f"Bearer {settings.effective_relay_token()}".encode()
-    if not hmac.compare_digest(request.headers.get("Authorization", "").encode(), expected):
+    if not internal.from_rasa(request):
         return JSONResponse({"error": "forbidden"}, status_code=403)
     try:
         data = await request.json()
