@@ -36,6 +36,7 @@ from crm_bridge.conversations import start_conversation
 from crm_bridge.db import build_engine, build_session_factory, transaction
 from crm_bridge.dealer_data import load_dealer_data
 from crm_bridge.models import Booking, Handoff, Notification, Survey
+from crm_bridge.opening import OpeningHours
 from crm_bridge.surveys.config import cached
 from tests.integration.stack import Stack, export, stack_in
 from tests.sms_stub import ACCOUNT_SID, FROM_NUMBER, SmsStub, running_sms_stub
@@ -432,18 +433,36 @@ def test_a_chinese_caller_gives_their_needs_and_the_number_they_call_from(stack:
         assert identity.verified_phones(session, f"phone:{call.caller}") == {call.caller}
 
 
-def test_a_caller_who_insists_on_a_person_is_put_through_to_the_showroom(stack: Stack) -> None:
-    call = Call(stack, caller=fresh_number())
-    call.send()
-    first = spoken(call.say("帮我转人工"))
-    assert "销售顾问" in first
-    transfer = call.say("我不想回答这些，直接帮我转人工")
-    assert "转接" in spoken(transfer)
-    dial = transfer.find("Dial")
-    assert dial is not None, ET.tostring(transfer, encoding="unicode")
-    showroom = load_dealer_data(stack.settings.dealer_data).dealer.phone
-    assert dial.text == showroom
-    assert transfer.find("Gather") is None
+def insisting_caller(stack: Stack) -> tuple[Call, ET.Element, bool]:
+    """A caller who asks for a person twice; what they hear the second time, and whether the
+    showroom was open all the while (the servers keep the real clock: a call across opening or
+    closing time is made again)."""
+    with database(stack) as session:
+        hours = OpeningHours.of(session, stack.settings.timezone)
+    for _ in range(2):
+        call = Call(stack, caller=fresh_number())
+        call.send()
+        assert "销售顾问" in spoken(call.say("帮我转人工"))
+        before = hours.is_open(datetime.now(UTC))
+        second = call.say("我不想回答这些，直接帮我转人工")
+        if hours.is_open(datetime.now(UTC)) == before:
+            return call, second, before
+    raise AssertionError("the showroom kept opening and closing during the call")
+
+
+def test_a_caller_who_insists_on_a_person_is_put_through_or_called_back(stack: Stack) -> None:
+    """Open: put through to the showroom (<Dial>). Closed: told when a consultant calls back."""
+    call, second, open_now = insisting_caller(stack)
+    if open_now:
+        assert "转接" in spoken(second)
+        dial = second.find("Dial")
+        assert dial is not None, ET.tostring(second, encoding="unicode")
+        assert dial.text == load_dealer_data(stack.settings.dealer_data).dealer.phone
+        assert second.find("Gather") is None
+    else:
+        assert "回电" in spoken(second)
+        assert second.find("Dial") is None
+        assert second.find("Gather") is not None  # the caller may go on asking
     with database(stack) as session:
         [handoff] = session.scalars(
             select(Handoff).where(Handoff.sender_id == f"phone:{call.caller}")
