@@ -410,7 +410,13 @@ def test_a_web_chat_complaint_is_relayed_both_ways(tg: TelegramStack) -> None:
             assert (handoff.reason, handoff.channel) == ("complaint", "web")
         card = tg.fake.wait_for(
             "sendMessage",
-            lambda c: str(c.params["chat_id"]) == str(SALES_CHAT) and "投诉" in c.params["text"],
+            # The lead card (with its Claim button), not the complaint ticket's alert, which also
+            # says 投诉 and may come first.
+            lambda c: (
+                str(c.params["chat_id"]) == str(SALES_CHAT)
+                and "投诉" in c.params["text"]
+                and bool(c.params.get("reply_markup"))
+            ),
             timeout=30,
         )
         message = next(
